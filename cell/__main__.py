@@ -1,0 +1,3 @@
+from cell.cli import app
+
+app(prog_name="cell")

@@ -1,0 +1,217 @@
+"""`cell`: one command per thing an integrator says out loud.
+
+    cell validate CONFIG           is this cell file right? (every error: file, line, field, what is allowed)
+    cell simulate CONFIG           a whole shift on a virtual clock, as fast as it goes
+    cell run CONFIG                every node of the cell, each in its own process, supervised
+    cell node NAME CONFIG          one node alone (what `cell run` starts)
+    cell preview CONFIG            the projector view of a step, as a PNG
+    cell demo                      the shipped example cell, fully simulated, with a live status
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from cell.config_loader import ConfigError, load_config, summary_ids
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0])
+
+EXAMPLE_CELL = Path(__file__).resolve().parent.parent / "configs" / "lamp-cell.yaml"
+
+
+def parse_duration(text: str) -> float:
+    """'8h', '90m', '45s', '1h30m' or plain seconds -> seconds."""
+    text = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([hms])", text)
+    if not parts or "".join(n + u for n, u in parts) != text.replace(" ", ""):
+        raise typer.BadParameter(f"{text!r} is not a duration; use e.g. 8h, 90m, 45s or 1h30m")
+    return sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+
+
+def _load(path: Path):
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        typer.echo(f"{path}: not valid ({len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}):",
+                   err=True)
+        for p in exc.problems:
+            typer.echo(f"  {p}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def validate(config: Path = typer.Argument(..., help="the cell YAML"),
+             as_json: bool = typer.Option(False, "--json", help="print the ids as one JSON object")) -> None:
+    """Check a cell file in full; print a short summary, or every problem with file and line."""
+    cfg = _load(config)
+    ids = summary_ids(cfg)
+    if as_json:
+        typer.echo(json.dumps(ids))
+        return
+    steps = sum(len(v) for v in ids["steps"].values())
+    robot = f"{cfg.robot.name} ({cfg.robot.driver}, {len(cfg.robot.programs)} programs)" if cfg.robot else "none"
+    typer.echo(f"{config}: valid\n"
+               f"  cell       {cfg.cell.id}: {cfg.cell.name}\n"
+               f"  bench      {cfg.bench.width_mm:g} x {cfg.bench.depth_mm:g} mm\n"
+               f"  zones      {len(ids['zones'])}: {', '.join(ids['zones'])}\n"
+               f"  tasks      {len(ids['tasks'])} with {steps} steps: {', '.join(ids['tasks'])}\n"
+               f"  operators  {len(ids['operators'])}: {', '.join(ids['operators'])}\n"
+               f"  robot      {robot}\n"
+               f"  camera     {cfg.camera.source}   projector display {cfg.projector.display} "
+               f"{cfg.projector.resolution[0]}x{cfg.projector.resolution[1]}")
+
+
+@app.command()
+def simulate(config: Path = typer.Argument(..., help="the cell YAML"),
+             operator: Optional[str] = typer.Option(None, help="operator profile id (default: the first)"),
+             duration: str = typer.Option("8h", help="simulated time, e.g. 8h, 90m"),
+             policy: Optional[str] = typer.Option(None, help="allocation policy: static or ergonomic"),
+             seed: int = typer.Option(0, help="same seed, same result"),
+             fps: float = typer.Option(2.0, help="simulated camera frames per second that are scored"),
+             log: Optional[Path] = typer.Option(None, help="event log (SQLite); default out/sim-<operator>-<seed>.sqlite"),
+             as_json: bool = typer.Option(False, "--json", help="print the summary as one JSON object")) -> None:
+    """Simulate a shift on a virtual clock and print a summary."""
+    from cell.simulator.shift import run_shift
+
+    cfg = _load(config)
+    try:
+        profile = cfg.operator(operator)
+    except KeyError:
+        typer.echo(f"no operator {operator!r}; allowed: {', '.join(o.id for o in cfg.operators)}", err=True)
+        raise typer.Exit(2) from None
+    if policy is not None and policy not in ("static", "ergonomic"):
+        typer.echo(f"no policy {policy!r}; allowed: static, ergonomic", err=True)
+        raise typer.Exit(2)
+    log_path = log or Path("out") / f"sim-{profile.id}-{seed}.sqlite"
+    if log_path.exists():
+        log_path.unlink()
+    summary = run_shift(cfg, operator_id=profile.id, policy=policy, duration_s=parse_duration(duration),
+                        seed=seed, fps=fps, log_path=log_path)
+    if as_json:
+        typer.echo(json.dumps(summary.as_dict()))
+        return
+    s = summary
+    typer.echo(
+        f"Simulated {s.duration_s / 3600:.2f} h for {s.operator} (policy {s.policy}, seed {s.seed}) "
+        f"in {s.wall_s:.1f} s wall time ({s.speedup:.0f}x real time)\n"
+        f"  units built        {s.units}  (orders done {s.orders_done})\n"
+        f"  steps              operator {s.steps_operator}, cobot {s.steps_cobot} "
+        f"(operator share {s.operator_share:.0%})\n"
+        f"  reassignments      {s.reassignments}  {s.reassignment_reasons or ''}\n"
+        f"  errors             {s.errors} wrong picks, {s.help_requests} help calls\n"
+        f"  posture (RULA)     {s.rula_al3_pct:.1f}% of working time at action level 3+, "
+        f"{s.rula_al4_pct:.1f}% at 4 (mean grand score {s.rula_mean:.2f}, {s.rula_frames} frames)\n"
+        f"  mean stress index  {s.mean_stress:.2f}\n"
+        f"  event log          {s.event_log} ({s.events_logged} events)")
+
+
+def _options(operator, state_dir, frames_dir, speed, start_orders=True):
+    from cell.nodes import RunOptions
+
+    return RunOptions(operator_id=operator, state_dir=str(state_dir), frames_dir=str(frames_dir) if frames_dir else None,
+                      speed=speed, start_orders=start_orders)
+
+
+@app.command()
+def node(name: str = typer.Argument(..., help="bus, engine, store, robot, ergonomics, projection, sim-operator"),
+         config: Path = typer.Argument(..., help="the cell YAML"),
+         operator: Optional[str] = typer.Option(None),
+         state_dir: Path = typer.Option(Path("data/state"), help="where the engine keeps its state"),
+         frames_dir: Optional[Path] = typer.Option(None, help="write projector frames as PNG here instead of a window"),
+         speed: float = typer.Option(1.0, help="simulated parts work this much faster (demo)"),
+         start_orders: bool = typer.Option(True, help="start the config's work orders on a fresh engine")) -> None:
+    """Run one node of the cell in this process."""
+    import logging
+
+    from cell.nodes import NodeUnavailable, make_node
+
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name}: %(levelname)s %(message)s")
+    cfg = _load(config)
+    try:
+        n = make_node(name, cfg, _options(operator, state_dir, frames_dir, speed, start_orders))
+    except NodeUnavailable as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    n.run()
+
+
+def node_specs(config: Path, names: list[str], operator, state_dir: Path, frames_dir, speed: float):
+    from cell.supervisor import ProcessSpec
+
+    specs = []
+    for name in names:
+        argv = [sys.executable, "-m", "cell", "node", name, str(config), "--state-dir", str(state_dir),
+                "--speed", str(speed)]
+        if operator:
+            argv += ["--operator", operator]
+        if frames_dir:
+            argv += ["--frames-dir", str(frames_dir)]
+        specs.append(ProcessSpec(name=name, argv=argv))
+    return specs
+
+
+@app.command()
+def run(config: Path = typer.Argument(..., help="the cell YAML"),
+        operator: Optional[str] = typer.Option(None, help="who works at the cell today (profile id)"),
+        state_dir: Path = typer.Option(Path("data/state"), help="engine state and node logs"),
+        frames_dir: Optional[Path] = typer.Option(None, help="projector frames as PNG instead of a window")) -> None:
+    """Start every node of the cell in its own process; restart crashed ones; Ctrl-C stops all."""
+    from cell.nodes import NodeUnavailable, nodes_for
+    from cell.supervisor import Supervisor
+
+    cfg = _load(config)
+    try:
+        names = nodes_for(cfg)
+    except NodeUnavailable as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    sup = Supervisor(node_specs(config, names, operator, state_dir, frames_dir, 1.0),
+                     log=lambda s: typer.echo(s, err=True), log_dir=state_dir / "logs")
+    typer.echo(f"cell {cfg.cell.id}: starting {', '.join(names)} (logs in {state_dir / 'logs'})", err=True)
+    sup.start()
+    sup.run_until()
+
+
+@app.command()
+def preview(config: Path = typer.Argument(..., help="the cell YAML"),
+            step: Optional[str] = typer.Option(None, help="step id (default: the first step)"),
+            task: Optional[str] = typer.Option(None, help="task id (default: the first task)"),
+            operator: Optional[str] = typer.Option(None, help="whose language and reading support"),
+            assignee: str = typer.Option("operator", help="operator or cobot"),
+            out: Path = typer.Option(Path("out/preview.png"), help="PNG to write")) -> None:
+    """Render what the projector shows for one step to a PNG (no projector needed)."""
+    from cell.demo import render_preview
+
+    cfg = _load(config)
+    try:
+        path = render_preview(cfg, task_id=task, step_id=step, operator_id=operator, assignee=assignee, out=out)
+    except KeyError as exc:
+        typer.echo(f"unknown id {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(str(path))
+
+
+@app.command()
+def demo(config: Path = typer.Option(EXAMPLE_CELL, help="the cell to demonstrate"),
+         duration: str = typer.Option("90s", help="how long the demo runs (real time)"),
+         operator: Optional[str] = typer.Option(None, help="operator profile (default: the first)"),
+         speed: float = typer.Option(3.0, help="the simulated operator and cobot work this much faster than real"),
+         out: Path = typer.Option(Path("out/demo"), help="where the event log, state and projector frames go")) -> None:
+    """Run the example cell fully simulated: every node, live status, then a summary."""
+    from cell.demo import run_demo
+
+    cfg = _load(config)
+    code = run_demo(config, cfg, duration_s=parse_duration(duration), operator_id=operator, speed=speed, out=out)
+    raise typer.Exit(code)
+
+
+def main() -> None:  # pragma: no cover
+    app()

@@ -1,0 +1,342 @@
+"""The cell configuration: one pydantic model per YAML section, read like the YAML.
+
+Geometry is in bench millimetres: origin at the bench's front-left corner as
+the operator sees it, +x to the operator's right, +y away from the operator.
+Every model forbids unknown keys, so a typo is an error and not a silent
+default. Cross-references (a step naming a zone, a robot program naming a
+step) are checked in ``cell.config_checks`` after the models validate; the
+loader in ``cell.config_loader`` ties every error to its file and line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", min_length=1, max_length=64)]
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2}$")]
+Text = dict[LanguageCode, str]  # one text per language: {nl: "...", en: "..."}
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CellInfo(Model):
+    id: Id
+    name: str
+    language: LanguageCode = "nl"
+    site: str = ""
+
+
+class Bench(Model):
+    width_mm: float = Field(gt=0, le=5000)
+    depth_mm: float = Field(gt=0, le=3000)
+    height_mm: float = Field(default=900, gt=300, le=1400, description="bench top above the floor")
+
+
+class Rect(Model):
+    x: float
+    y: float
+    w: float = Field(gt=0)
+    h: float = Field(gt=0)
+
+
+ZoneKind = Literal["bin", "fixture", "button", "cobot_area", "keep_out", "tray"]
+
+
+class Zone(Model):
+    id: Id
+    kind: ZoneKind
+    rect: Rect | None = None
+    polygon: list[tuple[float, float]] | None = Field(default=None, min_length=3)
+    label: str = ""
+    part: str | None = None
+    count: int | None = Field(default=None, ge=0)
+    height_mm: float = Field(default=0, ge=0, le=1500, description="top of the zone above the bench")
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> "Zone":
+        if (self.rect is None) == (self.polygon is None):
+            raise ValueError("a zone has exactly one of 'rect' or 'polygon'")
+        return self
+
+    def points(self) -> list[tuple[float, float]]:
+        if self.polygon is not None:
+            return list(self.polygon)
+        r = self.rect
+        assert r is not None
+        return [(r.x, r.y), (r.x + r.w, r.y), (r.x + r.w, r.y + r.h), (r.x, r.y + r.h)]
+
+    def centre(self) -> tuple[float, float]:
+        pts = self.points()
+        return (sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts))
+
+    def contains(self, x: float, y: float) -> bool:
+        """Point in polygon (even-odd rule), bench millimetres."""
+        pts = self.points()
+        inside = False
+        j = len(pts) - 1
+        for i, (xi, yi) in enumerate(pts):
+            xj, yj = pts[j]
+            if (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / (yj - yi) + xi:
+                inside = not inside
+            j = i
+        return inside
+
+
+class Camera(Model):
+    source: Union[Literal["sim"], int, str] = "sim"
+    fps: float = Field(default=30, gt=0, le=120)
+    resolution: tuple[int, int] = (1280, 720)
+    calibration: Path | None = None
+
+
+class Projector(Model):
+    display: int = Field(default=0, ge=0)
+    resolution: tuple[int, int] = (1280, 800)
+    fullscreen: bool = True
+    calibration: Path | None = None
+    fps: float = Field(default=20, gt=0, le=60)
+
+
+class RobotProgram(Model):
+    program: str = Field(min_length=1, description="program on the controller, e.g. screw_cover.urp")
+    duration_s: float = Field(default=10, gt=0, description="expected run time (the simulated cobot uses it)")
+
+
+class Robot(Model):
+    driver: Literal["sim", "ur", "serial"] = "sim"
+    name: str = "cobot"
+    host: str = "127.0.0.1"
+    dashboard_port: int = Field(default=29999, ge=1, le=65535)
+    serial_url: str | None = None
+    baudrate: int = 115200
+    command_timeout_s: float = Field(default=2.0, gt=0)
+    programs: dict[Id, RobotProgram] = Field(default_factory=dict, description="step id -> program")
+
+
+class Device(Model):
+    id: Id
+    kind: Literal["button_box", "pedal", "stack_light", "pick_to_light", "heart_rate", "torque_tool"]
+    url: str = Field(min_length=1, description="pyserial URL: /dev/ttyUSB0, socket://host:port, loop://")
+    baudrate: int = 9600
+    bytesize: Literal[5, 6, 7, 8] = 8
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    timeout_s: float = Field(default=0.2, gt=0)
+
+
+class Pick(Model):
+    zone: Id
+    quantity: int = Field(default=1, ge=1, le=50)
+
+
+class Place(Model):
+    zone: Id
+
+
+VerifyBy = Literal["hand_in_zone", "button", "device", "part_present", "timer", "robot"]
+
+
+class Verify(Model):
+    by: VerifyBy = "hand_in_zone"
+    zone: Id | None = None
+    device: Id | None = None
+    event: str | None = None
+    seconds: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _needs(self) -> "Verify":
+        if self.by == "timer" and self.seconds is None:
+            raise ValueError("verify by 'timer' needs 'seconds'")
+        if self.by == "device" and self.device is None:
+            raise ValueError("verify by 'device' needs 'device' (a device id)")
+        if self.by == "button" and self.zone is None:
+            raise ValueError("verify by 'button' needs 'zone' (a button zone id)")
+        return self
+
+
+class PostureProfile(Model):
+    reach: Literal["near", "normal", "far", "high", "overhead", "low"] = "normal"
+    hold_s: float = Field(default=0, ge=0, description="how long the part is held still")
+    two_handed: bool = False
+    repetitions: int = Field(default=1, ge=1, description="movements per step (e.g. screws)")
+
+
+StepAction = Literal["pick", "place", "pick_place", "press", "confirm", "cobot"]
+
+
+class Step(Model):
+    id: Id
+    title: Text
+    instruction: Text
+    pictogram: str = "confirm"
+    action: StepAction
+    pick: Pick | None = None
+    place: Place | None = None
+    press: Id | None = None
+    highlight: list[Id] = Field(default_factory=list)
+    verify: Verify = Field(default_factory=Verify)
+    who: Literal["operator", "cobot", "both"] = "operator"
+    target_time_s: float = Field(default=10, gt=0, le=3600)
+    load_kg: float = Field(default=0, ge=0, le=50)
+    posture: PostureProfile = Field(default_factory=PostureProfile)
+
+    @model_validator(mode="after")
+    def _action_fields(self) -> "Step":
+        need = {
+            "pick": ("pick",), "place": ("place",), "pick_place": ("pick", "place"),
+            "press": ("press",), "confirm": (), "cobot": (),
+        }[self.action]
+        for name in need:
+            if getattr(self, name) is None:
+                raise ValueError(f"action '{self.action}' needs '{name}'")
+        if self.action == "cobot" and self.who != "cobot":
+            raise ValueError("action 'cobot' is cobot-only: set who: cobot")
+        return self
+
+    def zones(self) -> list[str]:
+        """Every zone this step refers to."""
+        ids = list(self.highlight)
+        if self.pick:
+            ids.append(self.pick.zone)
+        if self.place:
+            ids.append(self.place.zone)
+        if self.press:
+            ids.append(self.press)
+        if self.verify.zone:
+            ids.append(self.verify.zone)
+        return ids
+
+    def text(self, field: Text, language: str, fallback: str) -> str:
+        return field.get(language) or field.get(fallback) or next(iter(field.values()), "")
+
+
+class Task(Model):
+    id: Id
+    name: Text
+    steps: list[Step] = Field(min_length=1)
+
+    def step(self, step_id: str) -> Step:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+
+class OperatorLimits(Model):
+    max_load_kg: float | None = Field(default=None, ge=0)
+    no_overhead: bool = False
+    no_low_reach: bool = False
+    forbidden_steps: list[Id] = Field(default_factory=list)
+    practice_steps: list[Id] = Field(default_factory=list)
+
+
+class OperatorSimulation(Model):
+    """How the simulated operator of this profile behaves (only used by the simulator)."""
+
+    skill: float = Field(default=0.7, ge=0, le=1, description="0 novice .. 1 expert")
+    error_rate: float = Field(default=0.03, ge=0, le=1, description="chance of a wrong pick per pick")
+    fatigue_per_hour: float = Field(default=0.05, ge=0, le=1, description="slow-down per hour worked")
+    stature_m: float = Field(default=1.72, ge=1.2, le=2.2)
+    help_rate: float = Field(default=0.005, ge=0, le=1, description="chance of asking for help per step")
+
+
+class OperatorProfile(Model):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=32,
+                             description="a pseudonym, never a name")]
+    language: LanguageCode = "nl"
+    guidance: Literal["full", "standard", "minimal"] = "standard"
+    reading_support: Literal["pictograms", "short_text", "full_text"] = "short_text"
+    handedness: Literal["right", "left"] = "right"
+    seated: bool = False
+    pace: float = Field(default=1.0, gt=0.2, le=3.0, description="relative speed, 1 = target times")
+    limits: OperatorLimits = Field(default_factory=OperatorLimits)
+    policy: Literal["static", "ergonomic"] | None = None
+    simulation: OperatorSimulation = Field(default_factory=OperatorSimulation)
+
+
+class Thresholds(Model):
+    cobot_at_rula_action_level: int = Field(default=3, ge=2, le=4)
+    high_stress: float = Field(default=0.7, gt=0, le=1)
+    hand_dwell_s: float = Field(default=0.3, ge=0)
+    hand_exit_margin_mm: float = Field(default=20, ge=0)
+    camera_lost_s: float = Field(default=2.0, gt=0)
+    engine_lost_s: float = Field(default=2.0, gt=0)
+
+
+class AllocationSettings(Model):
+    policy: Literal["static", "ergonomic"] = "ergonomic"
+    both_default: Literal["operator", "cobot"] = "operator"
+    min_operator_share: float = Field(default=0.5, ge=0, le=1)
+    window_s: float = Field(default=120, gt=0, description="ergonomic look-back window")
+
+
+class BusSettings(Model):
+    host: str = "127.0.0.1"
+    base_port: int = Field(default=5550, ge=1024, le=65000)
+    heartbeat_s: float = Field(default=0.5, gt=0, le=10)
+
+
+class StoreSettings(Model):
+    path: Path = Path("data/cell.sqlite")
+    retention_days: int = Field(default=90, ge=1, le=3650)
+
+
+class WorkOrderSpec(Model):
+    task: Id
+    quantity: int = Field(default=1, ge=1, le=100000)
+
+
+class CellConfig(Model):
+    cell: CellInfo
+    bench: Bench
+    zones: list[Zone] = Field(min_length=1)
+    camera: Camera = Field(default_factory=Camera)
+    projector: Projector = Field(default_factory=Projector)
+    robot: Robot | None = None
+    devices: list[Device] = Field(default_factory=list)
+    tasks: list[Task] = Field(min_length=1)
+    operators: list[OperatorProfile] = Field(min_length=1)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    allocation: AllocationSettings = Field(default_factory=AllocationSettings)
+    bus: BusSettings = Field(default_factory=BusSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    orders: list[WorkOrderSpec] = Field(default_factory=list)
+
+    # where the config came from; relative paths inside it resolve against this
+    source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("source")
+    @classmethod
+    def _abs(cls, v: Path | None) -> Path | None:
+        return v.resolve() if v is not None else None
+
+    def zone(self, zone_id: str) -> Zone:
+        for z in self.zones:
+            if z.id == zone_id:
+                return z
+        raise KeyError(zone_id)
+
+    def task(self, task_id: str) -> Task:
+        for t in self.tasks:
+            if t.id == task_id:
+                return t
+        raise KeyError(task_id)
+
+    def operator(self, operator_id: str | None = None) -> OperatorProfile:
+        if operator_id is None:
+            return self.operators[0]
+        for o in self.operators:
+            if o.id == operator_id:
+                return o
+        raise KeyError(operator_id)
+
+    def resolve(self, p: Path) -> Path:
+        """A path from the YAML, relative to the file it was written in."""
+        if p.is_absolute() or self.source is None:
+            return p
+        return (self.source.parent / p).resolve()

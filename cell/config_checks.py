@@ -1,0 +1,120 @@
+"""Checks across sections of a validated cell config: ids, references, geometry.
+
+Each check returns (location, message) pairs; the loader turns a location
+into file and line. A message says what is wrong and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterator
+
+from cell.config import CellConfig
+
+Loc = tuple[str | int, ...]
+Problem = tuple[Loc, str]
+
+# which zone kinds each kind of reference may point at
+PICK_KINDS = {"bin", "tray", "fixture"}
+PLACE_KINDS = {"fixture", "tray", "bin"}
+BUTTON_KINDS = {"button"}
+
+
+def _duplicates(ids: list[str], section: Loc, what: str) -> Iterator[Problem]:
+    counts = Counter(ids)
+    seen: set[str] = set()
+    for i, ident in enumerate(ids):
+        if counts[ident] > 1 and ident in seen:
+            yield section + (i, "id"), f"duplicate {what} id '{ident}'; every {what} needs its own id"
+        seen.add(ident)
+
+
+def _allowed(ids: list[str]) -> str:
+    return ", ".join(ids) if ids else "(none defined)"
+
+
+def cross_check(config: CellConfig) -> list[Problem]:
+    return list(_checks(config))
+
+
+def _checks(c: CellConfig) -> Iterator[Problem]:
+    zone_ids = [z.id for z in c.zones]
+    zones = {z.id: z for z in c.zones}
+    yield from _duplicates(zone_ids, ("zones",), "zone")
+    yield from _duplicates([t.id for t in c.tasks], ("tasks",), "task")
+    yield from _duplicates([o.id for o in c.operators], ("operators",), "operator")
+    yield from _duplicates([d.id for d in c.devices], ("devices",), "device")
+
+    for i, z in enumerate(c.zones):
+        for (x, y) in z.points():
+            if not (0 <= x <= c.bench.width_mm and 0 <= y <= c.bench.depth_mm):
+                field = "rect" if z.rect is not None else "polygon"
+                yield (("zones", i, field),
+                       f"zone '{z.id}' reaches ({x:g}, {y:g}) mm, outside the bench; allowed: "
+                       f"x 0..{c.bench.width_mm:g}, y 0..{c.bench.depth_mm:g} (bench.width_mm, bench.depth_mm)")
+                break
+
+    device_ids = [d.id for d in c.devices]
+    all_steps: set[str] = set()
+    for ti, task in enumerate(c.tasks):
+        step_ids = [s.id for s in task.steps]
+        yield from _duplicates(step_ids, ("tasks", ti, "steps"), "step")
+        all_steps.update(step_ids)
+        for si, step in enumerate(task.steps):
+            here: Loc = ("tasks", ti, "steps", si)
+
+            def ref(field: Loc, zone_id: str, kinds: set[str] | None, role: str) -> Iterator[Problem]:
+                if zone_id not in zones:
+                    yield here + field, f"'{zone_id}' is not a zone; allowed: {_allowed(zone_ids)}"
+                elif kinds and zones[zone_id].kind not in kinds:
+                    fitting = [z.id for z in c.zones if z.kind in kinds]
+                    yield (here + field, f"zone '{zone_id}' is a {zones[zone_id].kind}, a step cannot {role} it; "
+                           f"allowed: {_allowed(fitting)}")
+
+            if step.pick:
+                yield from ref(("pick", "zone"), step.pick.zone, PICK_KINDS, "pick from")
+            if step.place:
+                yield from ref(("place", "zone"), step.place.zone, PLACE_KINDS, "place into")
+            if step.press:
+                yield from ref(("press",), step.press, BUTTON_KINDS, "press")
+            for hi, zid in enumerate(step.highlight):
+                yield from ref(("highlight", hi), zid, None, "highlight")
+            if step.verify.zone:
+                kinds = BUTTON_KINDS if step.verify.by == "button" else None
+                yield from ref(("verify", "zone"), step.verify.zone, kinds, "be verified by")
+            if step.verify.device and step.verify.device not in device_ids:
+                yield here + ("verify", "device"), f"'{step.verify.device}' is not a device; allowed: {_allowed(device_ids)}"
+            if step.who in ("cobot", "both"):
+                if c.robot is None:
+                    yield here + ("who",), f"step '{step.id}' may be done by the cobot but the cell has no 'robot' section"
+                elif step.id not in c.robot.programs:
+                    yield (here + ("who",), f"step '{step.id}' may be done by the cobot but robot.programs has no "
+                           f"program for it; allowed: operator, or add robot.programs.{step.id}")
+            if step.verify.by == "robot" and step.who == "operator":
+                yield here + ("verify", "by"), "verify by 'robot' only fits steps the cobot may do"
+            if c.cell.language not in step.instruction:
+                yield (here + ("instruction",), f"no instruction in the cell language '{c.cell.language}'; "
+                       f"given: {_allowed(sorted(step.instruction))}")
+
+    if c.robot is not None:
+        for step_id in c.robot.programs:
+            if step_id not in all_steps:
+                yield ("robot", "programs", step_id), f"'{step_id}' is not a step; allowed: {_allowed(sorted(all_steps))}"
+
+    task_ids = [t.id for t in c.tasks]
+    for oi, order in enumerate(c.orders):
+        if order.task not in task_ids:
+            yield ("orders", oi, "task"), f"'{order.task}' is not a task; allowed: {_allowed(task_ids)}"
+
+    for oi, op in enumerate(c.operators):
+        for field in ("forbidden_steps", "practice_steps"):
+            for k, sid in enumerate(getattr(op.limits, field)):
+                if sid not in all_steps:
+                    yield (("operators", oi, "limits", field, k),
+                           f"'{sid}' is not a step; allowed: {_allowed(sorted(all_steps))}")
+        for task in c.tasks:
+            for step in task.steps:
+                if step.id in op.limits.forbidden_steps and step.who == "operator":
+                    yield (("operators", oi, "limits", "forbidden_steps"),
+                           f"step '{step.id}' is forbidden for '{op.id}' but only the operator may do it "
+                           f"(who: operator); allowed: steps with who 'both' or 'cobot'")

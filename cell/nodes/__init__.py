@@ -1,0 +1,71 @@
+"""The nodes of a cell and which of them a config needs.
+
+Each node is a thin shell (``cell.runtime.Node``) around one piece of core
+logic. ``NODES`` maps a node name to its factory; ``nodes_for(config)`` lists
+the nodes ``cell run`` starts, in start order (the bus proxy first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Callable
+
+from cell.bus import BusEndpoints
+from cell.config import CellConfig
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What `cell run` / `cell demo` tell every node besides the config."""
+
+    operator_id: str | None = None
+    state_dir: str = "data/state"
+    frames_dir: str | None = None     # projector frames as PNG (no display), None = window
+    speed: float = 1.0                # demo only: the simulated operator and cobot work this much faster
+    start_orders: bool = True
+
+
+NODES: dict[str, str] = {
+    "bus": "cell.nodes.bus_node:BusNode",
+    "store": "cell.nodes.store_node:StoreNode",
+    "engine": "cell.nodes.engine_node:EngineNode",
+    "robot": "robot_bridge.node:RobotNode",
+    "ergonomics": "cell.nodes.ergonomics_node:ErgonomicsNode",
+    "projection": "projection.node:ProjectionNode",
+    "sim-operator": "cell.nodes.sim_operator_node:SimOperatorNode",
+}
+
+
+class NodeUnavailable(RuntimeError):
+    """The config asks for a part this version cannot drive; the message says what to do."""
+
+
+def endpoints(config: CellConfig) -> BusEndpoints:
+    return BusEndpoints.local(config.bus.base_port, config.bus.host)
+
+
+def nodes_for(config: CellConfig) -> list[str]:
+    names = ["bus", "store", "engine", "ergonomics", "projection"]
+    if config.robot is not None:
+        if config.robot.driver != "sim":
+            raise NodeUnavailable(
+                f"robot.driver '{config.robot.driver}' is not available in this version; "
+                "use driver: sim (the Universal Robots and serial drivers come with the robot bridge)")
+        names.append("robot")
+    if config.camera.source != "sim":
+        raise NodeUnavailable(
+            f"camera.source {config.camera.source!r} needs the vision node, which is not in this version; "
+            "use source: sim (the simulated operator)")
+    names.append("sim-operator")
+    return names
+
+
+def make_node(name: str, config: CellConfig, options: RunOptions):
+    try:
+        target = NODES[name]
+    except KeyError:
+        raise NodeUnavailable(f"no node called {name!r}; nodes: {', '.join(NODES)}") from None
+    module, cls = target.split(":")
+    factory: Callable = getattr(import_module(module), cls)
+    return factory(config, endpoints(config), options)

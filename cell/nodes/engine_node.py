@@ -1,0 +1,159 @@
+"""The engine node: the task engine on the bus, its state saved after every change.
+
+Subscribes to what happens at the bench (task events, robot status,
+ergonomic scores, stress, devices, faults, heartbeats), runs the engine core
+and publishes its step states and allocations. Robot commands go to the
+robot bridge over DEALER/ROUTER with a timeout. Watchdogs on the camera and
+robot heartbeats turn silence into faults: a lost camera pauses the order,
+a lost cobot gets no new work. A snapshot request gets the current state.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cell.allocation import make_allocator
+from cell.bus import BusEndpoints, CommandClient, CommandTimeout, Watchdog
+from cell.config import CellConfig
+from cell.engine import EngineState, TaskEngine, dump_state, load_state
+from cell.messages import (
+    EngineCommand, Fault, Heartbeat, Message, RobotCommand, RobotReply, RobotStatus,
+)
+from cell.runtime import Node
+
+CAMERA_NODES = ("sim-operator", "vision")
+
+
+class EngineNode(Node):
+    def __init__(self, config: CellConfig, endpoints: BusEndpoints, options):
+        super().__init__("engine", endpoints,
+                         topics=["task.event", "robot.status", "ergo.score", "stress.estimate",
+                                 "device.event", "fault.", "heartbeat.", "engine.command"],
+                         command_endpoint=BusEndpoints.bind_form(endpoints.engine),
+                         heartbeat_s=config.bus.heartbeat_s)
+        self.config = config
+        self.options = options
+        profile = config.operator(options.operator_id)
+        policy = profile.policy or config.allocation.policy
+        self.state_path = Path(options.state_dir) / f"engine-{config.cell.id}.json"
+        state = self._load_state()
+        self.resumed = state is not None
+        self.core = TaskEngine(config, profile, make_allocator(policy, config.allocation, config.thresholds),
+                               state=state)
+        self.robot = CommandClient(self.ctx, endpoints.command, "engine") if config.robot else None
+        self.camera_watch = Watchdog(config.thresholds.camera_lost_s)
+        self.robot_watch = Watchdog(config.thresholds.engine_lost_s)
+        self._saved = b""
+        self._last_robot: RobotStatus | None = None
+
+    # ---- persistence -------------------------------------------------------------------
+    def _load_state(self) -> EngineState | None:
+        try:
+            return load_state(self.state_path.read_bytes())
+        except FileNotFoundError:
+            return None
+
+    def _save(self) -> None:
+        data = dump_state(self.core.state)
+        if data == self._saved:
+            return
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.state_path)
+        self._saved = data
+
+    # ---- output --------------------------------------------------------------------------
+    def _emit(self, msgs: list[Message], now: float) -> None:
+        self._save()  # state first: a crash after publishing must not replay
+        queue = list(msgs)
+        while queue:
+            msg = queue.pop(0)
+            if isinstance(msg, RobotCommand):
+                queue.extend(self._send_robot(msg, now))
+            else:
+                self.publish(msg)
+        self._save()
+
+    def _send_robot(self, cmd: RobotCommand, now: float) -> list[Message]:
+        self.publish(cmd)  # on the bus too, so the log has every command
+        if self.robot is None:
+            return []
+        try:
+            reply = self.robot.request(cmd, self.config.robot.command_timeout_s)  # type: ignore[union-attr]
+        except CommandTimeout:
+            text = f"no answer from the cobot bridge to '{cmd.action}' within {self.config.robot.command_timeout_s:g} s"  # type: ignore[union-attr]
+            return self._robot_fault(text, now)
+        if isinstance(reply, RobotReply) and not reply.ok:
+            return self._robot_fault(f"the cobot refused '{cmd.action}': {reply.error}", now)
+        return []
+
+    def _robot_fault(self, text: str, now: float) -> list[Message]:
+        fault = Fault(src=self.name, t=now, component="robot", severity="pause", text=text)
+        self.publish(fault)
+        self.log("warning", text)
+        return self.core.handle(fault, now)
+
+    # ---- hooks ---------------------------------------------------------------------------
+    def on_start(self, now: float) -> None:
+        self.camera_watch.expect("camera", now)
+        if self.config.robot:
+            self.robot_watch.expect("robot", now)
+        if self.resumed:
+            o = self.core.state.current
+            self.log("info", f"engine resumed from {self.state_path}: "
+                     + (f"order {o.order_id}, unit {o.unit}, step {o.step_index + 1}" if o else "no open order"))
+            self._emit(self.core.resume_after_restart(now), now)
+        elif self.options.start_orders:
+            out: list[Message] = []
+            for spec in self.config.orders:
+                out.extend(self.core.start_order(spec.task, spec.quantity, now))
+            self._emit(out, now)
+
+    def on_message(self, msg: Message, now: float) -> None:
+        if isinstance(msg, Heartbeat):
+            if msg.src in CAMERA_NODES:
+                self.camera_watch.feed("camera", now)
+                self._clear_if_lost("camera", now)
+            elif msg.src == "robot":
+                self.robot_watch.feed("robot", now)
+            return
+        if isinstance(msg, RobotStatus):
+            self._last_robot = msg
+        if isinstance(msg, Fault) and (msg.src == self.name or msg.component == "engine"):
+            return  # our own faults, and the robot bridge noticing we were gone
+        self._emit(self.core.handle(msg, now), now)
+
+    def _clear_if_lost(self, what: str, now: float) -> None:
+        if any(r.startswith(f"{what}:") for r in self.core.state.pause_reasons):
+            fault = Fault(src=self.name, t=now, component=what, severity="pause", text="back", cleared=True)
+            self.publish(fault)
+            self.log("info", f"{what} is back; the work order continues")
+            self._emit(self.core.handle(fault, now), now)
+
+    def on_tick(self, now: float) -> None:
+        for _ in self.camera_watch.expired(now):
+            text = f"no camera frames for {self.config.thresholds.camera_lost_s:g} s"
+            fault = Fault(src=self.name, t=now, component="camera", severity="pause", text=text)
+            self.publish(fault)
+            self.log("warning", f"camera lost: {text}; the order pauses")
+            self._emit(self.core.handle(fault, now), now)
+        for _ in self.robot_watch.expired(now):
+            self._emit(self._robot_fault(f"no heartbeat from the cobot bridge for "
+                                         f"{self.config.thresholds.engine_lost_s:g} s", now), now)
+        self._emit(self.core.tick(now), now)
+
+    def on_command(self, msg: Message, now: float) -> Message | None:
+        if isinstance(msg, EngineCommand) and msg.action != "snapshot":
+            self._emit(self.core.handle(msg, now), now)
+        return self.core.snapshot(now, self._last_robot)
+
+    def on_stop(self, now: float) -> None:
+        self._save()
+        if self.robot is not None:
+            self.robot.close()
+

@@ -1,0 +1,271 @@
+"""A whole simulated shift on a virtual clock: engine, allocator, operator, cobot, scoring, log.
+
+Everything runs in one process with no sockets: the same core objects the
+bus nodes wrap, called in time order. The simulated camera samples the
+operator's body at ``fps`` frames per virtual second (2 by default, enough
+for exposure statistics; the real camera path runs at 30), each frame is
+scored with RULA, and every message the engine, the tracking and the
+scorers produce is written to the event log. An 8-hour shift takes seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from cell.allocation import make_allocator
+from cell.config import CellConfig
+from cell.engine import TaskEngine
+from cell.messages import (
+    Allocation, ErgonomicScore, Fault, Message, RobotCommand, RobotStatus, StepState, StressEstimate, TaskEvent,
+)
+from cell.simulator.camera import SimulatedCamera
+from cell.store import EventStore
+from ergonomics.assess import FrameAssessor
+from ergonomics.stress import StressEstimator
+from robot_bridge.simulated import SimulatedCobot
+
+
+@dataclass
+class ShiftSummary:
+    operator: str
+    policy: str
+    seed: int
+    duration_s: float
+    wall_s: float
+    units: int
+    orders_done: int
+    steps_operator: int
+    steps_cobot: int
+    operator_share: float
+    reassignments: int
+    errors: int
+    help_requests: int
+    rula_frames: int
+    rula_al3_pct: float
+    rula_al4_pct: float
+    rula_mean: float
+    mean_stress: float
+    events_logged: int
+    event_log: str | None
+    speedup: float = 0.0
+    reassignment_reasons: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def cobot_programs(config: CellConfig) -> dict[str, tuple[str, float]]:
+    if config.robot is None:
+        return {}
+    return {sid: (p.program, p.duration_s) for sid, p in config.robot.programs.items()}
+
+
+class SimulatedShift:
+    """Runs one operator's shift; ``run()`` returns the summary."""
+
+    def __init__(self, config: CellConfig, *, operator_id: str | None = None, policy: str | None = None,
+                 duration_s: float = 8 * 3600, seed: int = 0, fps: float = 2.0,
+                 store: EventStore | None = None):
+        self.config = config
+        self.profile = config.operator(operator_id)
+        self.policy = policy or self.profile.policy or config.allocation.policy
+        self.duration_s = duration_s
+        self.seed = seed
+        self.fps = fps
+        self.store = store
+        allocator = make_allocator(self.policy, config.allocation, config.thresholds)
+        self.engine = TaskEngine(config, self.profile, allocator)
+        from cell.simulator.operator import SimulatedOperator
+        self.operator = SimulatedOperator(config, self.profile, seed=seed)
+        self.cobot = SimulatedCobot(cobot_programs(config), name=(config.robot.name if config.robot else "cobot"))
+        self.camera = SimulatedCamera(config, self.profile, seed=seed)
+        self.assessor = FrameAssessor(config)
+        self.stress = StressEstimator()
+        self._log: list[Message] = []
+        self._state: StepState | None = None
+        self._frames = 0
+        self._al3 = self._al4 = 0
+        self._rula_sum = 0
+        self._stress_sum = 0.0
+        self._stress_n = 0
+        self._errors = 0
+        self._helps = 0
+        self._units = 0
+        self._reasons: dict[str, int] = {}
+        self._last_robot: tuple | None = None
+        self._active_key: tuple | None = None
+        self._active_since = 0.0
+        self._done = {"operator": 0, "cobot": 0}
+
+    # ---- routing --------------------------------------------------------------------
+    def _dispatch(self, msgs: list[Message], now: float) -> None:
+        """Deliver engine output: log it, run robot commands, tell the simulated operator."""
+        queue = list(msgs)
+        while queue:
+            msg = queue.pop(0)
+            self._log.append(msg)
+            if isinstance(msg, StepState):
+                self._state = msg
+                if msg.phase == "done" and msg.step_index == msg.step_count - 1 and not msg.order_done:
+                    self._units += 1
+                key = (msg.order_id, msg.unit, msg.step_id)
+                if msg.phase == "active" and key != self._active_key:
+                    self._active_key, self._active_since = key, now
+                if msg.assignee == "operator" and msg.phase == "active":
+                    self.operator.on_step(msg, now)
+                if msg.phase == "done":
+                    self._done[msg.assignee] += 1
+                    if msg.assignee == "operator":
+                        target = self.config.task(msg.task_id).step(msg.step_id).target_time_s
+                        self.stress.add_step_time(now, (now - self._active_since) / target)
+                if msg.order_done:
+                    queue.extend(self._next_order(now))
+            elif isinstance(msg, Allocation):
+                if msg.reassigned:
+                    key = msg.reason.split(":")[0].split(" (")[0]
+                    self._reasons[key] = self._reasons.get(key, 0) + 1
+            elif isinstance(msg, TaskEvent) and msg.kind == "wrong_pick":
+                self._errors += 1
+                self.stress.add_error(now)
+            elif isinstance(msg, RobotCommand):
+                queue.extend(self._robot_command(msg, now))
+
+    def _robot_command(self, cmd: RobotCommand, now: float) -> list[Message]:
+        try:
+            if cmd.action == "run":
+                self.cobot.run(cmd.cmd_id, cmd.step_id, cmd.program, now)
+            elif cmd.action == "pause":
+                self.cobot.pause(now)
+            elif cmd.action == "resume":
+                self.cobot.resume(now)
+            elif cmd.action == "stop":
+                self.cobot.stop(now)
+        except Exception as exc:  # the driver refused: the engine learns it from the status
+            self._log.append(Fault(src="sim-cobot", t=now, component="robot", severity="warning", text=str(exc)))
+        return self._robot_status(now)
+
+    def _robot_status(self, now: float) -> list[Message]:
+        st = self.cobot.poll(now)
+        key = (st.mode, st.run_id, st.finished, st.fault)
+        if key == self._last_robot:
+            return []
+        self._last_robot = key
+        msg = RobotStatus(src="sim-cobot", t=now, mode=st.mode, step_id=st.step_id, program=st.program,  # type: ignore[arg-type]
+                          run_id=st.run_id, finished=st.finished, progress=st.progress, fault=st.fault,
+                          simulated=True)
+        self._log.append(msg)
+        return self.engine.handle(msg, now)
+
+    def _next_order(self, now: float) -> list[Message]:
+        orders = self.config.orders or []
+        spec = orders[self.engine.state.orders_done % len(orders)] if orders else None
+        task_id = spec.task if spec else self.config.tasks[0].id
+        qty = spec.quantity if spec else 10
+        return self.engine.start_order(task_id, qty, now)
+
+    # ---- the loop -------------------------------------------------------------------
+    def run(self) -> ShiftSummary:
+        wall0 = time.perf_counter()
+        now = 0.0
+        self._dispatch(self._robot_status(now), now)
+        self._dispatch(self._next_order(now), now)
+        dt = 1.0 / self.fps
+        next_frame = 0.0
+        next_stress = 5.0
+        end = self.duration_s
+        while now < end:
+            # the next thing that happens: an operator event, the cobot finishing, a frame, a stress tick
+            candidates = [next_frame, next_stress, end]
+            t_ev = self.operator.next_event_time()
+            if t_ev is not None:
+                candidates.append(t_ev)
+            t_rb = self.cobot.next_finish(now)
+            if t_rb is not None:
+                candidates.append(t_rb)
+            now = max(now, min(candidates))
+            for ev in self.operator.events_until(now):
+                self._log.append(ev)
+                if ev.kind == "help":
+                    self._helps += 1
+                    self.stress.add_help(now)
+                self._dispatch(self.engine.handle(ev, now), now)
+            self._dispatch(self._robot_status(now), now)
+            self._dispatch(self.engine.tick(now), now)
+            if now >= next_frame:
+                next_frame += dt
+                self._score_frame(now)
+            if now >= next_stress:
+                next_stress += 5.0
+                self.stress.add_beats(now, self.operator.heartbeats(now - 5.0, now))
+                est = self.stress.estimate(now)
+                msg = StressEstimate(src="stress", t=now, operator_id=self.profile.id, index=est.index,
+                                     confidence=est.confidence, contributions=est.contributions)
+                self._log.append(msg)
+                self.engine.handle(msg, now)
+                if est.confidence > 0:
+                    self._stress_sum += est.index
+                    self._stress_n += 1
+                self.operator.prune(now)
+            if self.store is not None and len(self._log) > 5000:
+                self.store.append_many(self._log)
+                self._log.clear()
+        logged = 0
+        if self.store is not None:
+            self.store.append_many(self._log)
+            logged = self.store.count()
+        wall = time.perf_counter() - wall0
+        op_steps, cobot_steps = self._done["operator"], self._done["cobot"]
+        total = op_steps + cobot_steps
+        return ShiftSummary(
+            operator=self.profile.id, policy=self.policy, seed=self.seed, duration_s=self.duration_s,
+            wall_s=round(wall, 3), units=self._units, orders_done=self.engine.state.orders_done,
+            steps_operator=op_steps, steps_cobot=cobot_steps,
+            operator_share=round(op_steps / total, 4) if total else 0.0,
+            reassignments=self.engine.state.reassignments, errors=self._errors, help_requests=self._helps,
+            rula_frames=self._frames,
+            rula_al3_pct=round(100.0 * self._al3 / self._frames, 2) if self._frames else 0.0,
+            rula_al4_pct=round(100.0 * self._al4 / self._frames, 2) if self._frames else 0.0,
+            rula_mean=round(self._rula_sum / self._frames, 3) if self._frames else 0.0,
+            mean_stress=round(self._stress_sum / self._stress_n, 4) if self._stress_n else 0.0,
+            events_logged=logged, event_log=str(self.store.path) if self.store else None,
+            speedup=round(self.duration_s / wall, 1) if wall > 0 else 0.0,
+            reassignment_reasons=dict(self._reasons),
+        )
+
+    def _score_frame(self, now: float) -> None:
+        """One camera frame of the operator, scored, while the operator is working on a step."""
+        st = self._state
+        working = st is not None and st.assignee == "operator" and st.phase in ("active", "verifying") \
+            and not st.paused
+        if not working:
+            return
+        step = self.config.task(st.task_id).step(st.step_id)
+        frame = self.camera.frame(now, self.operator.hand_targets(now),
+                                  self.operator.posture_degradation_deg(now))
+        body = frame.body
+        r = self.assessor.assess(body.world, frame.visibility, body.left_hand, body.right_hand, step)
+        score = ErgonomicScore(src="ergonomics", t=now, operator_id=self.profile.id, rula_grand=r.grand,
+                               rula_action_level=r.action_level, rula_left=r.left.grand,
+                               rula_right=r.right.grand, confidence=round(r.confidence, 3), step_id=step.id)
+        self._frames += 1
+        self._rula_sum += score.rula_grand
+        if score.rula_action_level >= 3:
+            self._al3 += 1
+        if score.rula_action_level >= 4:
+            self._al4 += 1
+        self._log.append(score)
+        self.engine.handle(score, now)
+
+
+def run_shift(config: CellConfig, *, operator_id: str | None = None, policy: str | None = None,
+              duration_s: float = 8 * 3600, seed: int = 0, fps: float = 2.0,
+              log_path: Path | None = None) -> ShiftSummary:
+    store = EventStore(log_path, retention_days=config.store.retention_days) if log_path else None
+    try:
+        return SimulatedShift(config, operator_id=operator_id, policy=policy, duration_s=duration_s,
+                              seed=seed, fps=fps, store=store).run()
+    finally:
+        if store is not None:
+            store.close()

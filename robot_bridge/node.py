@@ -1,0 +1,102 @@
+"""The robot node: the cobot driver on the bus.
+
+Commands arrive on a ROUTER socket and are accepted only from the engine's
+identity; each gets a RobotReply. Status goes out on PUB when it changes and
+once a second. Safety: without a live engine heartbeat the node pauses a
+running program and says so; it resumes only when the engine is back.
+"""
+
+from __future__ import annotations
+
+from cell.bus import BusEndpoints, Watchdog
+from cell.config import CellConfig
+from cell.messages import Fault, Heartbeat, Message, RobotCommand, RobotReply, RobotStatus
+from cell.runtime import Node
+from robot_bridge.driver import DriverError, RobotDriver
+from robot_bridge.simulated import SimulatedCobot
+
+
+def make_driver(config: CellConfig, speed: float = 1.0) -> RobotDriver:
+    robot = config.robot
+    assert robot is not None
+    if robot.driver == "sim":
+        return SimulatedCobot({s: (p.program, p.duration_s / speed) for s, p in robot.programs.items()},
+                              name=f"{robot.name} (simulated)")
+    raise DriverError(f"robot driver '{robot.driver}' is not available in this version")
+
+
+class RobotNode(Node):
+    STATUS_EVERY_S = 1.0
+
+    def __init__(self, config: CellConfig, endpoints: BusEndpoints, options):
+        self.driver = make_driver(config, getattr(options, "speed", 1.0))
+        caps = self.driver.capabilities()
+        super().__init__("robot", endpoints, topics=["heartbeat.engine"],
+                         command_endpoint=BusEndpoints.bind_form(endpoints.command),
+                         allowed_command_identities={"engine"}, heartbeat_s=config.bus.heartbeat_s,
+                         simulated=caps.simulated)
+        self.config = config
+        self.engine_watch = Watchdog(config.thresholds.engine_lost_s)
+        self._last: tuple | None = None
+        self._next_status = 0.0
+        self._paused_for_engine = False
+
+    def _status(self, now: float) -> RobotStatus:
+        st = self.driver.poll(now)
+        return RobotStatus(src=self.name, t=now, mode=st.mode, step_id=st.step_id, program=st.program,  # type: ignore[arg-type]
+                           run_id=st.run_id, finished=st.finished, progress=round(st.progress, 3),
+                           fault=st.fault, simulated=self.simulated)
+
+    def on_start(self, now: float) -> None:
+        self.engine_watch.expect("engine", now)
+        self.status = f"{self.driver.capabilities().description}"
+
+    def on_message(self, msg: Message, now: float) -> None:
+        if isinstance(msg, Heartbeat) and msg.src == "engine":
+            self.engine_watch.feed("engine", now)
+            if self._paused_for_engine:
+                self._paused_for_engine = False
+                self.driver.resume(now)
+                self.publish(Fault(src=self.name, t=now, component="engine", severity="pause",
+                                   text="engine back: cobot program resumed", cleared=True))
+                self.log("info", "engine heartbeat back; the cobot program resumes")
+
+    def on_command(self, msg: Message, now: float) -> Message | None:
+        if not isinstance(msg, RobotCommand):
+            return None
+        if not self.engine_watch.alive("engine", now) and msg.action in ("run", "resume"):
+            return RobotReply(src=self.name, t=now, cmd_id=msg.cmd_id, ok=False,
+                              error="no live engine heartbeat: no motion")
+        try:
+            if msg.action == "run":
+                self.driver.run(msg.cmd_id, msg.step_id or "", msg.program or "", now)
+            elif msg.action == "pause":
+                self.driver.pause(now)
+            elif msg.action == "resume":
+                self.driver.resume(now)
+            elif msg.action == "stop":
+                self.driver.stop(now)
+        except DriverError as exc:
+            self.log("warning", f"{msg.action} refused: {exc}")
+            return RobotReply(src=self.name, t=now, cmd_id=msg.cmd_id, ok=False, error=str(exc))
+        self._publish_status(now, force=True)
+        return RobotReply(src=self.name, t=now, cmd_id=msg.cmd_id, ok=True)
+
+    def _publish_status(self, now: float, force: bool = False) -> None:
+        st = self._status(now)
+        key = (st.mode, st.run_id, st.finished, st.fault)
+        if force or key != self._last or now >= self._next_status:
+            self.publish(st)
+            self._last = key
+            self._next_status = now + self.STATUS_EVERY_S
+
+    def on_tick(self, now: float) -> None:
+        for _ in self.engine_watch.expired(now):
+            st = self.driver.poll(now)
+            if st.mode == "running":
+                self.driver.pause(now)
+                self._paused_for_engine = True
+            self.publish(Fault(src=self.name, t=now, component="engine", severity="pause",
+                               text="no engine heartbeat: cobot paused, no new motion"))
+            self.log("warning", "engine heartbeat lost; cobot paused")
+        self._publish_status(now)

@@ -1,0 +1,353 @@
+"""Projection: bench <-> projector geometry, view model, pictograms, renderer."""
+
+import os
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+import dataclasses  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pygame  # noqa: E402
+import pytest  # noqa: E402
+
+from projection.geometry import BenchToProjector  # noqa: E402
+from projection.pictograms import draw_pictogram, pictogram_names  # noqa: E402
+from projection.renderer import BenchRenderer, ProjectorWindow, save_png  # noqa: E402
+from projection.view import (  # noqa: E402
+    Banner,
+    BenchView,
+    CobotView,
+    Highlight,
+    ZoneView,
+    view_changed,
+)
+
+RES = (1280, 800)
+BENCH = (1200.0, 800.0)
+# projector image of the bench corners (front-left, front-right, back-right, back-left):
+# a keystoned quad, front edge at the bottom, back edge narrower
+KEYSTONE_PX = [(60.0, 770.0), (1230.0, 785.0), (1080.0, 40.0), (190.0, 25.0)]
+CORNERS_MM = [(0.0, 0.0), (1200.0, 0.0), (1200.0, 800.0), (0.0, 800.0)]
+
+
+def example_view(**changes) -> BenchView:
+    zones = [ZoneView.rect(f"bin_{c}", "bin", 20 + i * 150, 610, 140, 170, c, f"part {c}")
+             for i, c in enumerate("ABCDEF")]
+    zones += [
+        ZoneView.rect("fixture", "fixture", 330, 300, 260, 190, "Fixture"),
+        ZoneView.rect("btn_ok", "button", 745, 40, 90, 90, "OK"),
+        ZoneView.rect("btn_help", "button", 855, 40, 90, 90, "Help"),
+        ZoneView.rect("cobot", "cobot_area", 960, 230, 225, 555, "Robot"),
+    ]
+    fields = dict(
+        bench_w_mm=BENCH[0], bench_d_mm=BENCH[1], zones=tuple(zones),
+        highlights=(Highlight("bin_C", "pick", 2),),
+        instruction="Take 2 screws", pictogram="pick", step_index=2, step_count=10,
+        units_done=4, units_total=20, assignee="operator",
+        cobot=CobotView("Fetching housing", busy=True, simulated=True, area_zone_id="cobot"),
+    )
+    fields.update(changes)
+    return BenchView(**fields)
+
+
+def px_at(surface: pygame.Surface, mapping: BenchToProjector, point_mm) -> tuple[int, int, int]:
+    x, y = mapping.to_px(point_mm)
+    return tuple(surface.get_at((int(round(x)), int(round(y)))))[:3]
+
+
+def mean_colour(surface: pygame.Surface, mapping: BenchToProjector, point_mm, r: int = 12):
+    x, y = (int(round(v)) for v in mapping.to_px(point_mm))
+    arr = pygame.surfarray.array3d(surface)[x - r:x + r + 1, y - r:y + r + 1]
+    return arr.reshape(-1, 3).mean(axis=0)
+
+
+@pytest.fixture(scope="module")
+def default_mapping():
+    return BenchToProjector.default(BENCH[0], BENCH[1], *RES)
+
+
+@pytest.fixture(scope="module")
+def keystone_mapping():
+    return BenchToProjector.from_correspondences(CORNERS_MM, KEYSTONE_PX, resolution=RES)
+
+
+@pytest.fixture(scope="module")
+def renderer(default_mapping):
+    return BenchRenderer(RES, default_mapping)
+
+
+def _bench_points(n=200, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.uniform([0, 0], BENCH, size=(n, 2))
+
+
+# -- geometry -------------------------------------------------------------------
+
+def test_default_round_trip(default_mapping):
+    pts = _bench_points()
+    back = default_mapping.to_mm(default_mapping.to_px(pts))
+    assert np.max(np.abs(back - pts)) < 0.5
+    single = default_mapping.to_px((600.0, 400.0))
+    assert single.shape == (2,)
+
+
+def test_keystone_round_trip_and_corners(keystone_mapping):
+    pts = _bench_points()
+    back = keystone_mapping.to_mm(keystone_mapping.to_px(pts))
+    assert np.max(np.abs(back - pts)) < 0.5
+    assert np.allclose(keystone_mapping.to_px(CORNERS_MM), KEYSTONE_PX, atol=0.5)
+
+
+def test_more_than_four_points_least_squares(keystone_mapping):
+    grid = [(x, y) for x in (0, 300, 600, 900, 1200) for y in (0, 400, 800)]
+    px = keystone_mapping.to_px(grid)
+    fitted = BenchToProjector.from_correspondences(grid, px)
+    pts = _bench_points()
+    assert np.max(np.abs(fitted.to_px(pts) - keystone_mapping.to_px(pts))) < 0.5
+
+
+def test_degenerate_or_too_few_points_raise():
+    with pytest.raises(ValueError):
+        BenchToProjector.from_correspondences(CORNERS_MM[:3], KEYSTONE_PX[:3])
+    with pytest.raises(ValueError):
+        BenchToProjector.from_correspondences(
+            [(0, 0), (100, 0), (200, 0), (300, 0)], [(0, 0), (10, 0), (20, 0), (30, 0)])
+
+
+def test_default_puts_front_edge_at_bottom_and_keeps_aspect(default_mapping):
+    m = default_mapping
+    fl, fr, br, bl = m.to_px(CORNERS_MM)
+    assert fl[1] > bl[1] and fr[1] > br[1]  # front edge below the back edge
+    assert fl[0] < fr[0]  # operator's right is screen right
+    assert fl[1] == pytest.approx(RES[1], abs=0.5)  # 1200x800 on 1280x800: full height
+    w_px, d_px = fr[0] - fl[0], fl[1] - bl[1]
+    assert w_px / d_px == pytest.approx(BENCH[0] / BENCH[1], rel=1e-6)
+    assert (fl[0] + fr[0]) / 2 == pytest.approx(RES[0] / 2)  # centred
+    assert m.mm_per_px((600, 400)) == pytest.approx(1.0)
+    assert m.text_orientation((600, 400)) == (pytest.approx(0.0), False)
+
+
+def test_default_with_margin_fits_inside():
+    m = BenchToProjector.default(2000, 500, 1280, 800, margin_px=20)
+    px = m.to_px(CORNERS_MM[:1] + [(2000, 0), (2000, 500), (0, 500)])
+    assert px[:, 0].min() >= 20 - 1e-6 and px[:, 0].max() <= 1260 + 1e-6
+    assert px[:, 1].min() >= 0 and px[:, 1].max() <= 800
+
+
+def test_upside_down_projector_turns_text():
+    flipped = BenchToProjector.from_correspondences(
+        CORNERS_MM, [(1240, 0), (40, 0), (40, 800), (1240, 800)])
+    angle, mirrored = flipped.text_orientation((600, 400))
+    assert abs(abs(angle) - 180.0) < 1e-6 and not mirrored
+    mirror = BenchToProjector.from_correspondences(
+        CORNERS_MM, [(1240, 800), (40, 800), (40, 0), (1240, 0)])
+    assert mirror.is_mirrored()
+
+
+def test_save_load_json_and_yaml_paths(tmp_path, keystone_mapping):
+    for name in ("cal.json", "cal.yaml"):
+        path = tmp_path / name
+        keystone_mapping.save(path)
+        loaded = BenchToProjector.load(path)
+        assert np.allclose(loaded.homography, keystone_mapping.homography)
+        assert loaded.bench_points_mm == tuple(map(tuple, CORNERS_MM))
+        assert np.allclose(loaded.projector_points_px, KEYSTONE_PX)
+        assert loaded.resolution == RES
+    (tmp_path / "bad.json").write_text('{"version": 1}')
+    with pytest.raises(ValueError, match="bad.json"):
+        BenchToProjector.load(tmp_path / "bad.json")
+
+
+def test_load_points_only_file_fits_the_homography(tmp_path, keystone_mapping):
+    path = tmp_path / "points.json"
+    path.write_text('{"bench_points_mm": %s, "projector_points_px": %s}'
+                    % ([list(p) for p in CORNERS_MM], [list(p) for p in KEYSTONE_PX]))
+    loaded = BenchToProjector.load(path)
+    assert np.allclose(loaded.to_px(CORNERS_MM), KEYSTONE_PX, atol=0.5)
+
+
+def test_load_hand_written_yaml(tmp_path):
+    pytest.importorskip("ruamel.yaml")
+    path = tmp_path / "cal.yaml"
+    path.write_text("bench_points_mm: [[0, 0], [1200, 0], [1200, 800], [0, 800]]\n"
+                    "projector_points_px: [[60, 770], [1230, 785], [1080, 40], [190, 25]]\n")
+    assert np.allclose(BenchToProjector.load(path).to_px(CORNERS_MM), KEYSTONE_PX, atol=0.5)
+
+
+# -- view model ------------------------------------------------------------------
+
+def test_view_is_frozen_hashable_and_validated():
+    a = example_view()
+    b = example_view()
+    assert not view_changed(a, b) and hash(a) == hash(b)
+    assert view_changed(a, example_view(step_index=3))
+    assert view_changed(None, a)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.step_index = 5  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        ZoneView("z", "shelf", ((0, 0), (1, 0), (1, 1)))
+    with pytest.raises(ValueError):
+        Highlight("z", "grab")
+    with pytest.raises(ValueError):
+        Banner("oops", "x")
+    with pytest.raises(ValueError):
+        example_view(assignee="robot")
+    z = ZoneView("z", "bin", [[0, 0], [10, 0], [10, 20], [0, 20]])  # lists become tuples
+    assert z.polygon_mm == ((0.0, 0.0), (10.0, 0.0), (10.0, 20.0), (0.0, 20.0))
+    assert z.centre_mm == pytest.approx((5.0, 10.0))
+
+
+# -- pictograms --------------------------------------------------------------------
+
+def test_every_pictogram_draws_something():
+    for name in pictogram_names():
+        s = pygame.Surface((80, 80))
+        draw_pictogram(s, name, s.get_rect(), (255, 255, 255))
+        lit = pygame.surfarray.array3d(s).any(axis=2).mean()
+        assert 0.03 < lit < 0.9, name
+
+
+def test_unknown_pictogram_falls_back_without_exception():
+    s = pygame.Surface((80, 80))
+    for name in ("no_such_thing", "", None, "/nonexistent/file.png"):
+        s.fill((0, 0, 0))
+        draw_pictogram(s, name, s.get_rect(), (255, 255, 255))
+        assert pygame.surfarray.array3d(s).any()
+
+
+def test_pictogram_from_image_file(tmp_path):
+    img = pygame.Surface((10, 10))
+    img.fill((0, 200, 0))
+    path = tmp_path / "part.png"
+    pygame.image.save(img, str(path))
+    s = pygame.Surface((40, 40))
+    draw_pictogram(s, str(path), s.get_rect(), (255, 255, 255))
+    assert tuple(s.get_at((20, 20)))[:3] == (0, 200, 0)
+
+
+# -- renderer ------------------------------------------------------------------------
+
+def test_pick_highlight_lights_the_bin_and_nothing_else(renderer, default_mapping):
+    view = example_view()
+    frame = renderer.render(view, 0.0)
+    assert frame.get_size() == RES
+    assert sum(px_at(frame, default_mapping, view.zone("bin_C").centre_mm)) > 200
+    for other in ("bin_A", "bin_E", "fixture"):
+        assert px_at(frame, default_mapping, view.zone(other).centre_mm) == (0, 0, 0), other
+
+
+def test_wrong_pick_lights_wrong_and_right_bins_differently(renderer, default_mapping):
+    view = example_view(
+        highlights=(Highlight("bin_E", "wrong"), Highlight("bin_C", "correct", 2)),
+        banner=Banner("error", "Take from bin C", "pick"))
+    frame = renderer.render(view, 0.0)
+    wrong = mean_colour(frame, default_mapping, view.zone("bin_E").centre_mm)
+    right = mean_colour(frame, default_mapping, view.zone("bin_C").centre_mm)
+    assert wrong.sum() > 60 and right.sum() > 60
+    assert right[1] > right[0]  # bluish green
+    assert wrong[0] > wrong[2]  # orange / amber
+    assert np.abs(wrong - right).sum() > 100
+    assert px_at(frame, default_mapping, view.zone("bin_A").centre_mm) == (0, 0, 0)
+
+
+def test_highlight_pulses_with_t(renderer, default_mapping):
+    view = example_view()
+    centre = view.zone("bin_C").centre_mm
+    a = sum(px_at(renderer.render(view, 0.0), default_mapping, centre))
+    b = sum(px_at(renderer.render(view, 0.5), default_mapping, centre))
+    assert a != b and min(a, b) > 0
+
+
+def test_render_returns_a_new_surface_each_time(renderer):
+    view = example_view()
+    f1 = renderer.render(view, 0.0)
+    f2 = renderer.render(view, 0.5)
+    assert f1 is not f2
+    assert pygame.surfarray.array3d(f1).tobytes() != pygame.surfarray.array3d(f2).tobytes()
+
+
+def test_keep_out_area_is_hatched(renderer, default_mapping):
+    view = example_view(zones=(ZoneView.rect("ko", "keep_out", 400, 300, 400, 300, ""),),
+                        highlights=(), cobot=CobotView())
+    frame = renderer.render(view, 0.0)
+    x0, y0 = (int(v) for v in default_mapping.to_px((420, 580)))
+    x1, y1 = (int(v) for v in default_mapping.to_px((780, 320)))
+    inside = pygame.surfarray.array3d(frame)[x0:x1, y0:y1].any(axis=2)
+    assert 0.05 < inside.mean() < 0.8  # stripes, not a solid fill and not empty
+
+
+def test_unknown_pictograms_in_view_render(renderer):
+    view = example_view(pictogram="nonsense", banner=Banner("info", "Hello", "also-nonsense"))
+    assert renderer.render(view, 0.0).get_size() == RES
+
+
+@pytest.mark.parametrize("kind", ["confirm", "error", "help", "paused", "fault", "info"])
+def test_every_banner_renders(renderer, kind):
+    frame = renderer.render(example_view(banner=Banner(kind, "Text " + kind)), 0.2)
+    assert frame.get_size() == RES
+
+
+def test_long_text_many_steps_large_text_and_cobot_assignee_render(renderer):
+    view = example_view(
+        instruction="Put the grey housing in the fixture, then press the green button " * 3,
+        step_index=40, step_count=60, large_text=True, assignee="cobot", language="nl",
+        highlights=(Highlight("fixture", "place"), Highlight("btn_ok", "press")),
+        cobot=CobotView(None, busy=False, simulated=False))
+    assert renderer.render(view, 1.0).get_size() == RES
+
+
+def test_highlight_of_unknown_zone_is_ignored(renderer):
+    view = example_view(highlights=(Highlight("no_such_zone", "pick", 1),))
+    assert renderer.render(view, 0.0).get_size() == RES
+
+
+def test_save_png_round_trip(tmp_path, renderer):
+    path = save_png(renderer.render(example_view(), 0.0), tmp_path / "out" / "frame.png")
+    assert path.exists()
+    assert pygame.image.load(str(path)).get_size() == RES
+
+
+def test_keystoned_mapping_renders_bin_where_to_px_says(keystone_mapping, default_mapping):
+    view = example_view(highlights=(Highlight("bin_B", "pick"),))
+    frame = BenchRenderer(RES, keystone_mapping).render(view, 0.0)
+    centre = view.zone("bin_B").centre_mm
+    assert sum(px_at(frame, keystone_mapping, centre)) > 200
+    arr = pygame.surfarray.array3d(frame).astype(int)
+    yellow = (arr[..., 0] > 120) & (arr[..., 1] > 120) & (arr[..., 2] < 90)
+    xs, ys = np.nonzero(yellow)
+    back = keystone_mapping.to_mm(np.stack([xs, ys], axis=1))[:, 1] > 500  # not the panel icon
+    xs, ys = xs[back], ys[back]
+    target = keystone_mapping.to_px(centre)
+    assert abs(xs.mean() - target[0]) < 6 and abs(ys.mean() - target[1]) < 6
+    # and it really moved compared with the default mapping
+    assert np.linalg.norm(default_mapping.to_px(centre) - target) > 20
+
+
+def test_upside_down_projector_still_hits_the_bin():
+    mapping = BenchToProjector.from_correspondences(
+        CORNERS_MM, [(1240, 0), (40, 0), (40, 800), (1240, 800)])
+    view = example_view()
+    frame = BenchRenderer(RES, mapping).render(view, 0.0)
+    assert sum(px_at(frame, mapping, view.zone("bin_C").centre_mm)) > 200
+    assert px_at(frame, mapping, view.zone("bin_A").centre_mm) == (0, 0, 0)
+
+
+def test_unchanged_view_renders_fast(renderer):
+    view = example_view()
+    renderer.render(view, 0.0)
+    n = 30
+    t0 = time.perf_counter()
+    for i in range(n):
+        renderer.render(view, i / 30)
+    per_frame = (time.perf_counter() - t0) / n
+    assert per_frame < 0.05  # ~1 ms measured; generous for busy CI machines
+
+
+def test_projector_window_under_dummy_driver(renderer):
+    with ProjectorWindow(0, (320, 200), fullscreen=False) as win:
+        win.show(renderer.render(example_view(), 0.0))  # scaled to the window
+    with pytest.raises(ValueError):
+        ProjectorWindow(99, (320, 200), fullscreen=False)
