@@ -24,6 +24,7 @@ class LiveLoad:
 
     rula_high_share: float = 0.0     # share of recent frames at or above the cobot threshold action level
     rula_mean: float = 0.0           # mean RULA grand score over the window
+    rula_seen_s: float = 0.0         # how much of the window the scores cover (little evidence, no move)
     stress: float = 0.0              # 0..1
     stress_confidence: float = 0.0   # 0..1
     operator_share: float = 1.0      # share of steps done by the operator so far in this order
@@ -113,7 +114,8 @@ class ErgonomicAllocator:
         if live.operator_share < self.settings.min_operator_share and planned == "operator":
             return Decision("operator", f"keeps meaningful work with the operator (at least "
                             f"{self.settings.min_operator_share:.0%} of the steps)", self.name)
-        if live.rula_high_share >= self.high_share:
+        enough = live.rula_seen_s >= min(30.0, self.settings.window_s / 4)
+        if enough and live.rula_high_share >= self.high_share:
             return Decision("cobot", f"posture load was high: {live.rula_high_share:.0%} of the last "
                             f"{self.settings.window_s:g} s at RULA action level {al} or more", self.name)
         if live.stress >= self.thresholds.high_stress and live.stress_confidence >= 0.5:

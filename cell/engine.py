@@ -76,7 +76,7 @@ class TaskEngine:
         self.allocator = allocator
         self.state = state or EngineState(robot_mode="disconnected" if config.robot else "none")
         self.src = src
-        self._ergo: deque[tuple[float, int]] = deque()
+        self._ergo: deque[tuple[float, int, int]] = deque()  # (t, action level, grand)
         self._stress = StressEstimate(src="", t=0.0, operator_id=operator.id, index=0.0, confidence=0.0)
         self._last_alloc: Allocation | None = None
         self._bins = {z.id for z in config.zones if z.kind == "bin"}
@@ -105,11 +105,13 @@ class TaskEngine:
             self._ergo.popleft()
         al = self.config.thresholds.cobot_at_rula_action_level
         n = len(self._ergo)
-        high = sum(1 for _, lvl in self._ergo if lvl >= al) / n if n else 0.0
+        high = sum(1 for _, lvl, _ in self._ergo if lvl >= al) / n if n else 0.0
+        mean = sum(g for _, _, g in self._ergo) / n if n else 0.0
+        seen = self._ergo[-1][0] - self._ergo[0][0] if n > 1 else 0.0
         o = self.state.current
         done = (o.operator_steps + o.cobot_steps) if o else 0
         share = o.operator_steps / done if o and done else 1.0
-        return LiveLoad(rula_high_share=high, stress=self._stress.index,
+        return LiveLoad(rula_high_share=high, rula_mean=mean, rula_seen_s=seen, stress=self._stress.index,
                         stress_confidence=self._stress.confidence, operator_share=share,
                         cobot_available=self.cobot_available())
 
@@ -219,7 +221,7 @@ class TaskEngine:
             return self._on_robot_status(msg, now)
         if isinstance(msg, ErgonomicScore):
             if msg.operator_id == self.operator.id:
-                self._ergo.append((msg.t, msg.rula_action_level))
+                self._ergo.append((msg.t, msg.rula_action_level, msg.rula_grand))
             return []
         if isinstance(msg, StressEstimate):
             if msg.operator_id == self.operator.id:

@@ -13,11 +13,33 @@ All angles are in degrees.
 Reference frames
 ----------------
 * Pelvis frame: up = world up (-y); left = the hip line (right hip -> left hip)
-  made horizontal; forward = left x up. Trunk flexion and side-bend are the
-  angles of the trunk axis (mid-hip -> mid-shoulder) from vertical, projected
-  on the pelvis' sagittal and frontal planes.
-* Trunk frame: up = trunk axis; left = the shoulder line made perpendicular to
-  it; forward = left x up. Neck and arm angles are relative to this frame.
+  made horizontal; forward = left x up.
+* Trunk frame: up = trunk axis (mid-hip -> mid-shoulder); left = the shoulder
+  line made perpendicular to it; forward = left x up.
+
+One rule for every "lean" (trunk in the pelvis frame, neck in the trunk
+frame, upper arm in the trunk frame): the *flexion* is the angle of the
+segment axis inside the parent's sagittal plane (``atan2(axis.F, axis.U)``;
+for the upper arm ``atan2(arm.F, -arm.U)``, 0 = hanging) and the *lateral*
+angle (side-bend, abduction) is the angle of the axis out of that sagittal
+plane (``asin(axis.L)``). Flexion is then exact over the whole range (an
+overhead arm reads 180) and the lateral angle equals the frontal-plane angle
+when flexion is zero. These are the definitions ``cell.simulator.body``
+generates postures with.
+
+* trunk_twist: about the trunk axis, from the hip line to the shoulder line
+  (both made perpendicular to the axis). neck_twist: about the neck axis
+  (mid-shoulder -> mid-ear), from the trunk's left axis to the ear line.
+* upper_arm_flexion is reported in [-90, 270): extension cannot reach 90
+  degrees, so an arm past overhead reads above 180, not as extension. When
+  the upper arm points straight out to the side its sagittal projection
+  vanishes and flexion is ill-defined (it swings with millimetres of noise;
+  exactly sideways reads 0); abduction is then ~90 and reliable.
+* Wrist (in the hand's own frame, which the camera sees): hand axis ``h`` =
+  wrist -> middle MCP, radial axis ``r`` = pinky MCP -> index MCP made
+  perpendicular to ``h``, palmar normal ``p`` = ``r x h`` (right hand) or
+  ``h x r`` (left hand); with ``w`` the forearm direction,
+  deviation = ``asin(-w.r)`` and flexion = ``atan2(-w.p, w.h)``.
 
 Sign conventions
 ----------------
@@ -25,23 +47,6 @@ flexion +, extension -; twist + = turned to the operator's left (seen from
 above, counter-clockwise); side-bend + = bent towards the operator's left;
 upper-arm abduction + = away from the body, - = across the front of it;
 wrist flexion + = towards the palm; wrist deviation + = radial (thumb side).
-
-Upper arm
----------
-``upper_arm_flexion`` and ``upper_arm_abduction`` are the two components of
-the swing that takes the hanging arm to its position: with elevation
-``e`` = angle between the upper arm and the trunk's downward axis and
-``p`` = direction of that elevation around the trunk axis (0 = straight
-forward, 90 = straight out to the side), flexion = e*cos(p) and
-abduction = e*sin(p). For movements purely in the sagittal plane this is the
-sagittal-plane angle (0 hanging, 90 forward horizontal, 180 overhead,
-negative behind the trunk); purely in the frontal plane it is the
-frontal-plane angle. Unlike two independent plane projections it stays
-stable for the commonest bench posture, a forward reach (the frontal
-projection of a forward-horizontal arm is undefined and flips between 0 and
-90 degrees with a centimetre of noise). An arm above shoulder height that
-points behind the frontal plane counts as flexion (extension beyond 90
-degrees is anatomically impossible; it is an overhead arm).
 
 Thresholds (module constants, documented here)
 -----------------------------------------------
@@ -60,9 +65,12 @@ Thresholds (module constants, documented here)
   than ``OUT_TO_SIDE_MARGIN`` x shoulder width.
 * One-leg stance: both ankles visible (>= ``MIN_VISIBILITY``) and one ankle
   higher than the other by more than ``ONE_LEG_LIFT_RATIO`` x mean leg length.
-* Confidence of a region = the lowest visibility among the landmarks it uses;
-  an arm without hand landmarks is further multiplied by
-  ``NO_HAND_CONFIDENCE``; its wrist angles are None, never assumed neutral.
+* Confidence of a region = the lowest visibility among the landmarks it uses
+  (trunk: shoulders, hips; neck: those and the ears; arm: trunk, ears, its
+  elbow and wrist; legs: hips, knees, ankles), 0 when the geometry is
+  degenerate (zero trunk length or shoulder width, zero leg length). An arm
+  without hand landmarks is further multiplied by ``NO_HAND_CONFIDENCE``;
+  its wrist angles are None, never assumed neutral.
 """
 
 from __future__ import annotations
@@ -179,6 +187,10 @@ def _angle_between(a: Vec, b: Vec) -> float:
     return math.acos(max(-1.0, min(1.0, c))) * _DEG
 
 
+def _asin_deg(x: float) -> float:
+    return math.asin(max(-1.0, min(1.0, x))) * _DEG
+
+
 def _signed_angle(a: Vec, b: Vec, axis: Vec) -> float:
     """Angle from ``a`` to ``b`` about the unit ``axis`` (right-hand rule), degrees."""
     return math.atan2(_dot(_cross(a, b), axis), _dot(a, b)) * _DEG
@@ -235,34 +247,29 @@ def _wrist_angles(forearm: Vec, hand: list[list[float]], side_sign: float
     palmar = _cross(radial, h)
     if side_sign > 0:
         palmar = (-palmar[0], -palmar[1], -palmar[2])
-    along = _dot(forearm, h)
-    flexion = math.atan2(-_dot(forearm, palmar), along) * _DEG
-    deviation = math.atan2(-_dot(forearm, radial), along) * _DEG
+    flexion = math.atan2(-_dot(forearm, palmar), _dot(forearm, h)) * _DEG
+    deviation = _asin_deg(-_dot(forearm, radial))
     return flexion, deviation
 
 
 def _arm(side_sign: float, shoulder: Vec, elbow: Vec, wrist: Vec, mid_shoulder: Vec,
          up: Vec, left: Vec, forward: Vec, trunk_length: float, shoulder_width: float,
-         neck_length: float | None, hand: list[list[float]] | None, confidence: float,
+         neck_length: float, hand: list[list[float]] | None, confidence: float,
          shoulder_raised_ratio: float) -> ArmAngles:
     outward = (side_sign * left[0], side_sign * left[1], side_sign * left[2])
     upper = _sub(elbow, shoulder)
     forearm = _sub(wrist, elbow)
     u = _unit(upper)
 
-    # swing decomposition of the upper arm (see module doc)
-    x_down = -_dot(u, up)
-    x_fwd = _dot(u, forward)
-    x_out = _dot(u, outward)
-    elevation = math.acos(max(-1.0, min(1.0, x_down))) * _DEG
-    lateral = math.hypot(x_fwd, x_out)
-    if lateral < _EPS:
-        flexion, abduction = elevation, 0.0
+    # sagittal-plane angle from hanging, and angle out of the sagittal plane (module doc)
+    x_fwd, x_down = _dot(u, forward), -_dot(u, up)
+    if abs(x_fwd) + abs(x_down) < 1e-9:
+        flexion = 0.0  # straight out to the side: no sagittal component (module doc)
     else:
-        flexion = elevation * x_fwd / lateral
-        abduction = elevation * x_out / lateral
-        if elevation > 90.0 and flexion < 0.0:
-            flexion = -flexion
+        flexion = math.atan2(x_fwd, x_down) * _DEG
+        if flexion < -90.0:
+            flexion += 360.0
+    abduction = _asin_deg(_dot(u, outward))
 
     lower = _angle_between(upper, forearm)
 
@@ -274,7 +281,7 @@ def _arm(side_sign: float, shoulder: Vec, elbow: Vec, wrist: Vec, mid_shoulder: 
 
     ratio: float | None = None
     raised = False
-    if neck_length is not None and trunk_length > _EPS:
+    if trunk_length > _EPS:
         above_mid = _dot(_sub(shoulder, mid_shoulder), up)
         ratio = (neck_length - above_mid) / trunk_length
         raised = ratio < shoulder_raised_ratio
@@ -340,12 +347,11 @@ def joint_angles(world: ArrayLike, visibility: ArrayLike | None = None,
     if p_left == (0.0, 0.0, 0.0):
         p_left = (1.0, 0.0, 0.0)
     p_fwd = _cross(p_left, _UP)
-    t_up_w = _dot(trunk, _UP)
-    trunk_flexion = math.atan2(_dot(trunk, p_fwd), t_up_w) * _DEG
-    trunk_side_bend = math.atan2(_dot(trunk, p_left), t_up_w) * _DEG
+    up = _unit(trunk) if trunk_length > _EPS else _UP
+    trunk_flexion = math.atan2(_dot(up, p_fwd), _dot(up, _UP)) * _DEG
+    trunk_side_bend = _asin_deg(_dot(up, p_left))
 
     # trunk frame
-    up = _unit(trunk) if trunk_length > _EPS else _UP
     left = _unit(_reject(shoulder_line, up))
     if left == (0.0, 0.0, 0.0):
         left = p_left
@@ -356,11 +362,11 @@ def joint_angles(world: ArrayLike, visibility: ArrayLike | None = None,
     # neck: mid-shoulder -> mid-ear against the trunk frame; twist of the ear line
     l_ear, r_ear = p[_L_EAR], p[_R_EAR]
     head = _sub(_mid(l_ear, r_ear), mid_sh)
-    h_up = _dot(head, up)
-    neck_flexion = math.atan2(_dot(head, forward), h_up) * _DEG
-    neck_side_bend = math.atan2(_dot(head, left), h_up) * _DEG
-    neck_twist = _signed_angle(left, _reject(_sub(l_ear, r_ear), up), up)
     neck_length = _norm(head)
+    n = _unit(head) if neck_length > _EPS else up
+    neck_flexion = math.atan2(_dot(n, forward), _dot(n, up)) * _DEG
+    neck_side_bend = _asin_deg(_dot(n, left))
+    neck_twist = _signed_angle(_reject(left, n), _reject(_sub(l_ear, r_ear), n), n)
     neck_conf = min(trunk_conf, seen(_L_EAR, _R_EAR))
 
     if trunk_length < _EPS or shoulder_width < _EPS:
@@ -385,8 +391,9 @@ def joint_angles(world: ArrayLike, visibility: ArrayLike | None = None,
     ankles_seen = seen(_L_ANK, _R_ANK)
     lift = abs(_dot(_sub(l_ank, r_ank), _UP))
     one_leg = ankles_seen >= MIN_VISIBILITY and lift > ONE_LEG_LIFT_RATIO * leg_length
-    legs_conf = seen(_L_HIP, _R_HIP, _L_KNEE, _R_KNEE,
-                     _L_ANK, _R_ANK)
+    legs_conf = seen(_L_HIP, _R_HIP, _L_KNEE, _R_KNEE, _L_ANK, _R_ANK)
+    if leg_length < _EPS:
+        legs_conf = 0.0
 
     return JointAngles(
         left=left_arm,

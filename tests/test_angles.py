@@ -116,10 +116,9 @@ def skeleton(*, trunk_flexion: float = 0.0, trunk_side_bend: float = 0.0, trunk_
         lms = side_landmarks(side)
         out = L * side.sign
         shoulder = np.array([0.18 * side.sign, 0.50 + arm.shrug, 0.0])
-        e = math.hypot(arm.flexion, arm.abduction)
-        phi = math.atan2(arm.abduction, arm.flexion)
-        er = math.radians(e)
-        d = -U * math.cos(er) + (F * math.cos(phi) + out * math.sin(phi)) * math.sin(er)
+        # flexion inside the sagittal plane, then abduction out of it (the documented rule)
+        fl, ab = math.radians(arm.flexion), math.radians(arm.abduction)
+        d = (-U * math.cos(fl) + F * math.sin(fl)) * math.cos(ab) + out * math.sin(ab)
         elbow = shoulder + 0.30 * d
         if arm.forearm is not None:
             fdir = unit(np.array(arm.forearm))
@@ -194,6 +193,13 @@ def test_neutral_upright_posture() -> None:
         assert v == pytest.approx(0, abs=TOL)
     assert not a.one_leg_stance
     assert a.confidence == 1.0
+
+
+def test_degenerate_skeleton_has_zero_confidence() -> None:
+    a = joint_angles(np.zeros((33, 3)))
+    assert a.confidence == 0.0
+    assert a.trunk_confidence == a.neck_confidence == a.legs_confidence == 0.0
+    assert a.left.confidence == a.right.confidence == 0.0
 
 
 def test_rejects_bad_input() -> None:
@@ -290,12 +296,28 @@ def test_upper_arm_abduction(deg: float) -> None:
     assert a.left.upper_arm_abduction == pytest.approx(0, abs=TOL)
 
 
-def test_forward_reach_with_small_lateral_drift_is_not_abduction() -> None:
-    # 90 degrees forward, 3 degrees outward: a plane projection would call this 90 degrees
-    # of abduction; the swing decomposition keeps it small.
-    a = angles_of(left=Arm(flexion=90.0, abduction=3.0))
-    assert a.left.upper_arm_flexion == pytest.approx(90, abs=TOL)
-    assert a.left.upper_arm_abduction == pytest.approx(3, abs=TOL)
+@pytest.mark.parametrize(("flexion", "abduction"), [(90.0, 3.0), (60.0, 30.0), (-20.0, 25.0),
+                                                    (150.0, -20.0)])
+def test_combined_flexion_and_abduction(flexion: float, abduction: float) -> None:
+    # a forward reach with a little lateral drift stays a forward reach: flexion is the
+    # sagittal-plane angle, abduction the angle out of that plane
+    a = angles_of(left=Arm(flexion=flexion, abduction=abduction))
+    assert a.left.upper_arm_flexion == pytest.approx(flexion, abs=TOL)
+    assert a.left.upper_arm_abduction == pytest.approx(abduction, abs=TOL)
+
+
+def test_arm_past_overhead_is_flexion_not_extension() -> None:
+    assert angles_of(right=Arm(flexion=200.0)).right.upper_arm_flexion == pytest.approx(
+        200, abs=TOL)
+
+
+def test_combined_trunk_and_neck_leans() -> None:
+    a = angles_of(trunk_flexion=50.0, trunk_side_bend=15.0, trunk_twist=-20.0,
+                  neck_flexion=30.0, neck_side_bend=-10.0, neck_twist=25.0)
+    assert (a.trunk_flexion, a.trunk_side_bend, a.trunk_twist) == pytest.approx(
+        (50.0, 15.0, -20.0), abs=TOL)
+    assert (a.neck_flexion, a.neck_side_bend, a.neck_twist) == pytest.approx(
+        (30.0, -10.0, 25.0), abs=TOL)
 
 
 @pytest.mark.parametrize("deg", [45.0, 90.0, 130.0])

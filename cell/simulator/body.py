@@ -91,6 +91,7 @@ import numpy.typing as npt
 __all__ = [
     "BodyDimensions",
     "BodyFrame",
+    "Effector",
     "ImageLandmarks",
     "ImageProjection",
     "OperatorStance",
@@ -180,16 +181,20 @@ _POSE_FROM_HAND = ((17, 17), (19, 5), (21, 2))
 _HEEL = (-0.20, 0.0, -0.80)
 _FOOT_INDEX = (0.75, 0.0, -1.00)
 
-# Row layout of the work array built on every FK call: 12 joints, then five
-# rigid segments of _PAD rows each (head, left hand, right hand, left foot,
+# Rows of the (conceptual) point table behind _GATHER: 12 joints, then five
+# rigid segments of _PAD points each (head, left hand, right hand, left foot,
 # right foot).
 _PAD = 21
 _J_HIP, _J_SHOULDER, _J_ELBOW, _J_WRIST, _J_KNEE, _J_ANKLE = 0, 2, 4, 6, 8, 10
 _SEG_BASE = 12
+_AXES_BASE = 36  # work vector: 12 joints x 3, then 5 segments x 3 axes x 3, then 5 origins x 3
+_ORIGIN_BASE = 81
+_WORK_SIZE = 96
 
 
 def _gather_index() -> npt.NDArray[np.intp]:
-    """Rows of the work array that make the 75 output rows (33 pose, 21+21 hands)."""
+    """Point-table rows (12 joints, then 5 x _PAD rigid points) of the 75
+    output rows (33 pose, 21 left hand, 21 right hand)."""
     head, lhand, rhand, lfoot, rfoot = (_SEG_BASE + k * _PAD for k in range(5))
     pose = [0] * 33
     for i in range(11):
@@ -276,13 +281,32 @@ class BodyDimensions:
         return self.thigh_length + self.shank_length + self.foot_height
 
     @cached_property
-    def _rigid_offsets(self) -> FloatArray:
-        """(5, 21, 3) local points of head, left hand, right hand, left foot, right foot."""
-        out = np.zeros((5, _PAD, 3))
-        out[0, : len(_FACE)] = np.array(_FACE) * self.head_height
-        out[1] = out[2] = np.array(_HAND) * self.hand_length
+    def _landmark_map(self) -> FloatArray:
+        """Constant (225, 96) matrix: FK work vector -> 75 world landmarks, flattened.
+
+        The work vector holds 12 joints (operator frame), the axes of five
+        rigid segments (head, left hand, right hand, left foot, right foot;
+        3 x 3 each, one axis per row) and their origins. Every landmark is a
+        linear function of it, so one matrix product places all 75 points
+        (pose, left hand, right hand) and turns them into world axes.
+        """
+        local = np.zeros((5, _PAD, 3))
+        local[0, : len(_FACE)] = np.array(_FACE) * self.head_height
+        local[1] = local[2] = np.array(_HAND) * self.hand_length
         foot = np.array([_HEEL, _FOOT_INDEX]) * np.array([self.foot_length, 0.0, self.foot_height])
-        out[3, :2] = out[4, :2] = foot
+        local[3, :2] = local[4, :2] = foot
+        to_world = _OPERATOR_TO_WORLD
+        out = np.zeros((75 * 3, _WORK_SIZE))
+        for row, src in enumerate(_GATHER):
+            rows = slice(3 * row, 3 * row + 3)
+            if src < _SEG_BASE:
+                out[rows, 3 * src : 3 * src + 3] = to_world
+                continue
+            k, point = divmod(int(src) - _SEG_BASE, _PAD)
+            out[rows, _ORIGIN_BASE + 3 * k : _ORIGIN_BASE + 3 * k + 3] = to_world
+            for axis in range(3):
+                start = _AXES_BASE + 9 * k + 3 * axis
+                out[rows, start : start + 3] += to_world * local[k, point, axis]
         out.setflags(write=False)
         return out
 
@@ -392,7 +416,8 @@ class BodyFrame:
     pelvis (mid-hip) sits at the world origin; together with an
     :class:`OperatorStance` that is all :meth:`to_bench` needs.
     ``pelvis_height_m`` is mid-hip height above the lowest foot point (the
-    floor when standing).
+    floor when standing). The three landmark arrays are views of one
+    (75, 3) array; treat them as read-only.
     """
 
     world: npt.NDArray[np.float32]
@@ -444,7 +469,6 @@ def forward_kinematics(posture: Posture, dims: BodyDimensions) -> BodyFrame:
     elev_l = p["left_shoulder_elevation_m"]
     elev_r = p["right_shoulder_elevation_m"]
 
-    vals: list[float] = []  # joints (12 x 3), then frames (5 x 9) and origins (5 x 3)
     hips = (0.0, 0.5 * dims.hip_width, 0.0, 0.0, -0.5 * dims.hip_width, 0.0)
     shoulders: list[float] = []
     elbows: list[float] = []
@@ -534,13 +558,7 @@ def forward_kinematics(posture: Posture, dims: BodyDimensions) -> BodyFrame:
     vals = [*hips, *shoulders, *elbows, *wrists, *knees, *ankles]
     vals += (*hf, *hl, *hu, *hand_frames, *foot_frames)
     vals += (*ear, *wrists, *ankles)
-    arr = np.array(vals)
-    joints = arr[:36].reshape(12, 3)
-    rot = arr[36:81].reshape(5, 3, 3)  # row j = j-th axis of the segment
-    origin = arr[81:96].reshape(5, 1, 3)
-    rigid = np.matmul(dims._rigid_offsets, rot) + origin
-    work = np.concatenate((joints, rigid.reshape(5 * _PAD, 3)))
-    out = (work[_GATHER] @ _OPERATOR_TO_WORLD.T).astype(np.float32)
+    out = (dims._landmark_map @ np.array(vals)).reshape(75, 3).astype(np.float32)
     lowest = min(ankles[2], ankles[5]) - dims.foot_height
     return BodyFrame(
         world=out[:33],
@@ -842,7 +860,7 @@ class ImageLandmarks:
     right_hand_presence: float
 
 
-_TORSO = (LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP)
+_TORSO_INDEX = np.array([LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP])
 
 
 @dataclass(frozen=True, eq=False)
@@ -906,50 +924,49 @@ class ImageProjection:
             rotation=rotation,
         )
 
-    def _to_camera(self, points: FloatArray) -> FloatArray:
-        return (np.asarray(points, dtype=float) - np.asarray(self.camera_position_m)) @ np.asarray(self.rotation).T
-
-    def _normalise(self, cam: FloatArray, depth_origin: float) -> FloatArray:
-        z = cam[:, 2]
-        safe = np.where(z > 1e-6, z, 1e-6)
-        out = np.empty(cam.shape)
-        out[:, 0] = (self.fx_px * cam[:, 0] / safe + self.cx_px) / self.width_px
-        out[:, 1] = (self.fy_px * cam[:, 1] / safe + self.cy_px) / self.height_px
-        scale = self.fx_px / (max(depth_origin, 1e-6) * self.width_px)
-        out[:, 2] = (z - depth_origin) * scale
-        return out
+    @cached_property
+    def _extrinsics(self) -> tuple[FloatArray, FloatArray, float]:
+        """(camera position, world->camera rotation transposed, mid-hip depth)."""
+        position = np.asarray(self.camera_position_m, dtype=float)
+        rotation_t = np.asarray(self.rotation, dtype=float).T.copy()
+        hip_depth = float((-position @ rotation_t)[2])
+        return position, rotation_t, hip_depth
 
     def project(self, frame: BodyFrame) -> ImageLandmarks:
         """Normalised image landmarks and visibilities of one body frame."""
-        cam = self._to_camera(frame.world)
-        hip_depth = float(self._to_camera(np.zeros((1, 3)))[0, 2])
-        pose = self._normalise(cam, hip_depth)
-        in_front = cam[:, 2] > 1e-6
-        inside = (pose[:, 0] >= 0) & (pose[:, 0] <= 1) & (pose[:, 1] >= 0) & (pose[:, 1] <= 1)
-        torso = pose[list(_TORSO)]
-        torso_depth = float(cam[list(_TORSO), 2].mean())
-        in_box = (
-            (pose[:, 0] >= torso[:, 0].min())
-            & (pose[:, 0] <= torso[:, 0].max())
-            & (pose[:, 1] >= torso[:, 1].min())
-            & (pose[:, 1] <= torso[:, 1].max())
-        )
-        hidden = in_box & (cam[:, 2] > torso_depth + self.occlusion_depth_m)
-        visibility = np.where(~in_front, 0.0, np.where(~inside, 0.1, np.where(hidden, 0.3, 0.95)))
+        position, rotation_t, hip_depth = self._extrinsics
+        points = np.concatenate((frame.world, frame.left_hand, frame.right_hand))
+        cam = (points - position) @ rotation_t  # (75, 3): pose, left hand, right hand
+        z = cam[:, 2]
+        in_front = z > 1e-6
+        inv_z = 1.0 / np.where(in_front, z, 1e-6)
+        sx = self.fx_px / self.width_px
+        norm = np.empty((75, 3))
+        norm[:, 0] = cam[:, 0] * inv_z * sx + self.cx_px / self.width_px
+        norm[:, 1] = cam[:, 1] * inv_z * (self.fy_px / self.height_px) + self.cy_px / self.height_px
+        # Depth origin: mid-hip for the pose, each hand's wrist for that hand.
+        origin = np.empty(75)
+        origin[:33] = hip_depth
+        origin[33:54] = z[33]
+        origin[54:] = z[54]
+        origin = np.maximum(origin, 1e-6)
+        norm[:, 2] = (z - origin) * sx / origin
+        xy = norm[:, :2]
+        inside = in_front & ((xy >= 0.0) & (xy <= 1.0)).all(axis=1)
 
-        hands = []
-        presence = []
-        for points in (frame.left_hand, frame.right_hand):
-            hc = self._to_camera(points)
-            hn = self._normalise(hc, float(hc[HAND_WRIST, 2]))
-            ok = (hc[:, 2] > 1e-6) & (hn[:, 0] >= 0) & (hn[:, 0] <= 1) & (hn[:, 1] >= 0) & (hn[:, 1] <= 1)
-            hands.append(hn.astype(np.float32))
-            presence.append(float(ok.mean()))
+        torso = xy[_TORSO_INDEX]
+        in_box = ((xy[:33] >= torso.min(axis=0)) & (xy[:33] <= torso.max(axis=0))).all(axis=1)
+        hidden = in_box & (z[:33] > z[_TORSO_INDEX].mean() + self.occlusion_depth_m)
+        visibility = np.full(33, 0.95, dtype=np.float32)
+        visibility[hidden] = 0.3
+        visibility[~inside[:33]] = 0.1
+        visibility[~in_front[:33]] = 0.0
+        out = norm.astype(np.float32)
         return ImageLandmarks(
-            pose=pose.astype(np.float32),
-            visibility=visibility.astype(np.float32),
-            left_hand=hands[0],
-            right_hand=hands[1],
-            left_hand_presence=presence[0],
-            right_hand_presence=presence[1],
+            pose=out[:33],
+            visibility=visibility,
+            left_hand=out[33:54],
+            right_hand=out[54:],
+            left_hand_presence=float(inside[33:54].mean()),
+            right_hand_presence=float(inside[54:].mean()),
         )

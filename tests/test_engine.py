@@ -1,0 +1,283 @@
+"""The task engine and the allocator: pure state machine tests, time passed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cell.allocation import ErgonomicAllocator, LiveLoad, StaticAllocator
+from cell.config_loader import load_config
+from cell.engine import TaskEngine, dump_state, load_state
+from cell.messages import (
+    Allocation, EngineCommand, ErgonomicScore, Fault, RobotCommand, RobotStatus, StepState, TaskEvent,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config(ROOT / "configs" / "lamp-cell.yaml")
+
+
+def engine(cfg, operator="op-novice-01", policy="static", state=None) -> TaskEngine:
+    alloc = StaticAllocator(cfg.allocation) if policy == "static" else ErgonomicAllocator(cfg.allocation, cfg.thresholds)
+    return TaskEngine(cfg, cfg.operator(operator), alloc, state=state)
+
+
+def ev(kind, zone=None, t=0.0, quantity=1):
+    return TaskEvent(src="tracking", t=t, kind=kind, zone=zone, quantity=quantity)
+
+
+def states(out):
+    return [m for m in out if isinstance(m, StepState)]
+
+
+def last_state(out) -> StepState:
+    return states(out)[-1]
+
+
+def do_operator_step(e: TaskEngine, t: float) -> list:
+    """Do the current step as a careful operator would: the right picks, the place, the button."""
+    step = e.step()
+    out = []
+    if step.pick:
+        for _ in range(step.pick.quantity):
+            out += e.handle(ev("pick", step.pick.zone, t), t)
+    if step.place:
+        out += e.handle(ev("place", step.place.zone, t), t)
+    if step.press:
+        out += e.handle(ev("press", step.press, t), t)
+    elif step.verify.by == "button":
+        out += e.handle(ev("press", step.verify.zone, t), t)
+    return out
+
+
+def test_start_order_allocates_and_activates_first_step(cfg):
+    e = engine(cfg)
+    out = e.start_order("desk-lamp", 2, 0.0)
+    alloc = [m for m in out if isinstance(m, Allocation)][0]
+    st = last_state(out)
+    assert alloc.step_id == "base_to_fixture" and alloc.assignee == "operator"
+    assert "only a person" in alloc.reason
+    assert (st.step_id, st.phase, st.unit, st.units_total, st.step_index, st.step_count) == \
+        ("base_to_fixture", "active", 1, 2, 0, 10)
+
+
+def test_pick_and_place_completes_the_step_and_activates_the_next(cfg):
+    e = engine(cfg)
+    e.start_order("desk-lamp", 1, 0.0)
+    out = e.handle(ev("pick", "bin_base", 1.0), 1.0)
+    assert out == []  # picked, not yet placed
+    out = e.handle(ev("place", "fixture", 2.0), 2.0)
+    phases = [(s.step_id, s.phase) for s in states(out)]
+    assert phases == [("base_to_fixture", "done"), ("insert_stem", "active")]
+
+
+def test_place_before_the_pick_does_not_count(cfg):
+    e = engine(cfg)
+    e.start_order("desk-lamp", 1, 0.0)
+    assert e.handle(ev("place", "fixture", 1.0), 1.0) == []
+    assert e.order.phase == "active" and e.step().id == "base_to_fixture"
+
+
+def test_wrong_pick_raises_error_and_step_stays_active(cfg):
+    e = engine(cfg)
+    e.start_order("desk-lamp", 1, 0.0)
+    out = e.handle(ev("pick", "bin_stem", 1.0), 1.0)
+    wrong = [m for m in out if isinstance(m, TaskEvent) and m.kind == "wrong_pick"]
+    assert len(wrong) == 1 and wrong[0].zone == "bin_stem" and "bin A" in wrong[0].detail
+    st = last_state(out)
+    assert st.step_id == "base_to_fixture" and st.phase == "active" and st.errors == 1
+    # the right pick still completes it
+    e.handle(ev("pick", "bin_base", 2.0), 2.0)
+    out = e.handle(ev("place", "fixture", 3.0), 3.0)
+    assert states(out)[0].phase == "done"
+
+
+def test_button_verified_step_waits_in_verifying_for_the_press(cfg):
+    e = engine(cfg)
+    e.start_order("desk-lamp", 1, 0.0)
+    do_operator_step(e, 1.0)
+    do_operator_step(e, 2.0)
+    assert e.step().id == "screw_stem" and e.order.assignee == "operator"  # static: both -> operator
+    e.handle(ev("pick", "bin_screws", 3.0), 3.0)
+    assert e.order.phase == "active"  # 1 of 2 screws
+    e.handle(ev("pick", "bin_screws", 3.5), 3.5)
+    out = e.handle(ev("place", "fixture", 4.0), 4.0)
+    assert last_state(out).phase == "verifying"
+    assert e.handle(ev("press", "button_help", 5.0), 5.0) == []  # the other button does not verify
+    out = e.handle(ev("press", "button_done", 6.0), 6.0)
+    assert [(s.step_id, s.phase) for s in states(out)] == [("screw_stem", "done"), ("thread_cable", "active")]
+
+
+def test_profile_limit_sends_heavy_step_to_the_cobot_and_robot_finishes_it(cfg):
+    e = engine(cfg, operator="op-limited-03")
+    e.handle(RobotStatus(src="robot", t=0.0, mode="idle"), 0.0)
+    e.start_order("desk-lamp", 2, 0.0)
+    t = 1.0
+    commands = []
+    while e.step().id != "unload_lamp":
+        if e.order.assignee == "cobot":  # high-reach screw_shade also goes to the cobot for this profile
+            cmd = commands[-1]
+            e.handle(RobotStatus(src="robot", t=t, mode="idle", run_id=cmd.cmd_id, finished=True), t)
+        else:
+            commands += [m for m in do_operator_step(e, t) if isinstance(m, RobotCommand)]
+        t += 1
+    alloc = e._last_alloc
+    assert alloc.assignee == "cobot" and "2.1 kg" in alloc.reason and alloc.reassigned
+    run = commands[-1]
+    assert run.action == "run" and run.program == "unload_lamp.urp" and run.step_id == "unload_lamp"
+    # a status for another run does not finish it
+    assert e.handle(RobotStatus(src="robot", t=t, mode="idle", run_id="other", finished=True), t) == []
+    out = e.handle(RobotStatus(src="robot", t=t, mode="idle", run_id=run.cmd_id, finished=True), t)
+    done, nxt = states(out)[0], states(out)[-1]
+    assert (done.step_id, done.phase, done.assignee) == ("unload_lamp", "done", "cobot")
+    assert (nxt.unit, nxt.step_id, nxt.phase) == (2, "base_to_fixture", "active")
+
+
+def test_cobot_fault_gives_a_both_step_back_to_the_operator(cfg):
+    e = engine(cfg, operator="op-limited-03")
+    e.handle(RobotStatus(src="robot", t=0.0, mode="idle"), 0.0)
+    cfg_step = cfg.task("desk-lamp").step("screw_shade")
+    assert cfg_step.who == "both"
+    e.start_order("desk-lamp", 1, 0.0)
+    t = 1.0
+    while e.step().id != "screw_shade":
+        do_operator_step(e, t)
+        t += 1
+    assert e.order.assignee == "cobot"
+    out = e.handle(RobotStatus(src="robot", t=t, mode="fault", run_id=e.order.robot_run_id, fault="protective stop"), t)
+    alloc = [m for m in out if isinstance(m, Allocation)][0]
+    assert alloc.assignee == "operator" and alloc.reassigned and "protective stop" in alloc.reason
+    assert last_state(out).assignee == "operator" and not last_state(out).paused
+
+
+def test_cobot_only_step_pauses_the_order_when_the_cobot_is_lost(cfg):
+    cobot_only = cfg.model_copy(deep=True)
+    task = cobot_only.tasks[0]
+    step = task.steps[0].model_copy(update={"who": "cobot", "action": "cobot", "pick": None, "place": None})
+    object.__setattr__(task, "steps", [step] + task.steps[1:])
+    robot = cobot_only.robot.model_copy(update={"programs": {**cobot_only.robot.programs,
+                                                             step.id: cobot_only.robot.programs["fit_shade"]}})
+    object.__setattr__(cobot_only, "robot", robot)
+    e = engine(cobot_only)
+    e.handle(RobotStatus(src="robot", t=0.0, mode="idle"), 0.0)
+    out = e.start_order("desk-lamp", 1, 0.0)
+    assert any(isinstance(m, RobotCommand) and m.action == "run" for m in out)
+    out = e.handle(Fault(src="engine", t=1.0, component="robot", severity="pause", text="no heartbeat"), 1.0)
+    st = last_state(out)
+    assert st.paused and "no heartbeat" in st.pause_reason and st.assignee == "cobot"
+
+
+def test_pause_ignores_actions_and_resume_continues(cfg):
+    e = engine(cfg)
+    e.start_order("desk-lamp", 1, 0.0)
+    out = e.handle(EngineCommand(src="coach", t=1.0, action="pause", reason="break"), 1.0)
+    assert last_state(out).paused and last_state(out).pause_reason == "break"
+    assert e.handle(ev("pick", "bin_base", 2.0), 2.0) == []
+    out = e.handle(EngineCommand(src="coach", t=3.0, action="resume", reason="break"), 3.0)
+    assert not last_state(out).paused
+    e.handle(ev("pick", "bin_base", 4.0), 4.0)
+    assert states(e.handle(ev("place", "fixture", 5.0), 5.0))[0].phase == "done"
+
+
+def test_camera_fault_pauses_and_clearing_resumes(cfg):
+    e = engine(cfg)
+    e.start_order("desk-lamp", 1, 0.0)
+    out = e.handle(Fault(src="engine", t=1.0, component="camera", severity="pause", text="no frames"), 1.0)
+    assert last_state(out).paused and "camera" in last_state(out).pause_reason
+    out = e.handle(Fault(src="engine", t=2.0, component="camera", severity="pause", text="back", cleared=True), 2.0)
+    assert not last_state(out).paused
+
+
+def test_help_request_is_flagged_and_cleared(cfg):
+    e = engine(cfg)
+    e.start_order("desk-lamp", 1, 0.0)
+    assert last_state(e.handle(ev("help", t=1.0), 1.0)).help_requested
+    assert not last_state(e.handle(ev("help_cleared", t=2.0), 2.0)).help_requested
+
+
+def test_state_survives_a_restart_at_the_same_step(cfg):
+    e = engine(cfg)
+    e.start_order("desk-lamp", 3, 0.0)
+    for t in range(1, 14):  # unit 1 done and three steps into unit 2
+        do_operator_step(e, float(t))
+    before = (e.order.order_id, e.order.unit, e.step().id, e.state.seq)
+    restored = engine(cfg, state=load_state(dump_state(e.state)))
+    out = restored.resume_after_restart(20.0)
+    st = last_state(out)
+    assert (st.order_id, st.unit, st.step_id) == before[:3]
+    assert st.seq == before[3] + 1  # sequence numbers continue: no gap, no reuse
+    do_operator_step(restored, 21.0)
+    assert restored.order.step_index == e.order.step_index + 1
+
+
+def test_order_done_and_next_order_starts(cfg):
+    e = engine(cfg)
+    e.start_order("desk-lamp", 1, 0.0)
+    e.start_order("desk-lamp", 1, 0.0)  # queued
+    out = []
+    for t in range(1, 11):
+        out = do_operator_step(e, float(t))
+    done = [s for s in states(out) if s.order_done]
+    assert len(done) == 1 and done[0].order_id.endswith("wo0001")
+    assert e.order.order_id.endswith("wo0002") and e.state.orders_done == 1
+
+
+def test_timer_verification_finishes_on_tick(cfg):
+    timed = cfg.model_copy(deep=True)
+    step = timed.tasks[0].steps[0]
+    verify = step.verify.model_copy(update={"by": "timer", "seconds": 5.0})
+    object.__setattr__(step, "verify", verify)
+    e = engine(timed)
+    e.start_order("desk-lamp", 1, 0.0)
+    e.handle(ev("pick", "bin_base", 1.0), 1.0)
+    assert last_state(e.handle(ev("place", "fixture", 2.0), 2.0)).phase == "verifying"
+    assert e.tick(6.0) == []
+    assert states(e.tick(7.1))[0].phase == "done"
+
+
+# ---- allocator --------------------------------------------------------------------------
+
+def test_ergonomic_policy_moves_both_steps_on_sustained_posture_load(cfg):
+    alloc = ErgonomicAllocator(cfg.allocation, cfg.thresholds)
+    op = cfg.operator("op-experienced-02")
+    step = cfg.task("desk-lamp").step("fit_shade")
+    calm = alloc.decide(step, op, LiveLoad(rula_high_share=0.1, rula_seen_s=120))
+    loaded = alloc.decide(step, op, LiveLoad(rula_high_share=0.5, rula_seen_s=120))
+    early = alloc.decide(step, op, LiveLoad(rula_high_share=0.9, rula_seen_s=5))
+    assert calm.assignee == "operator"
+    assert loaded.assignee == "cobot" and "50%" in loaded.reason
+    assert early.assignee == "operator"  # five seconds of evidence is not enough to move work
+    assert alloc.decide(step, op, LiveLoad(rula_high_share=0.5, rula_seen_s=120, cobot_available=False)).assignee == "operator"
+
+
+def test_ergonomic_policy_keeps_minimum_operator_share(cfg):
+    alloc = ErgonomicAllocator(cfg.allocation, cfg.thresholds)
+    step = cfg.task("desk-lamp").step("fit_shade")
+    d = alloc.decide(step, cfg.operator("op-experienced-02"),
+                     LiveLoad(rula_high_share=0.9, rula_seen_s=120, operator_share=0.3))
+    assert d.assignee == "operator" and "meaningful work" in d.reason
+
+
+def test_stress_moves_step_only_with_confidence(cfg):
+    alloc = ErgonomicAllocator(cfg.allocation, cfg.thresholds)
+    step = cfg.task("desk-lamp").step("fit_shade")
+    op = cfg.operator("op-experienced-02")
+    assert alloc.decide(step, op, LiveLoad(stress=0.9, stress_confidence=0.8)).assignee == "cobot"
+    assert alloc.decide(step, op, LiveLoad(stress=0.9, stress_confidence=0.2)).assignee == "operator"
+
+
+def test_ergonomic_scores_reach_the_allocator_through_the_engine(cfg):
+    e = engine(cfg, operator="op-experienced-02", policy="ergonomic")
+    e.handle(RobotStatus(src="robot", t=0.0, mode="idle"), 0.0)
+    e.start_order("desk-lamp", 1, 0.0)
+    for i in range(200):  # 100 s of frames at action level 3
+        e.handle(ErgonomicScore(src="ergonomics", t=i * 0.5, operator_id="op-experienced-02", rula_grand=6,
+                                rula_action_level=3, rula_left=6, rula_right=5, confidence=0.9), i * 0.5)
+    do_operator_step(e, 100.0)
+    out = do_operator_step(e, 101.0)  # insert_stem done: screw_stem (both) is allocated now
+    alloc = [m for m in out if isinstance(m, Allocation)][0]
+    assert alloc.step_id == "screw_stem" and alloc.assignee == "cobot" and alloc.reassigned
