@@ -49,7 +49,7 @@ def running_bus() -> Iterator[tuple[zmq.Context, BusEndpoints, BusProxy]]:
         yield ctx, endpoints, proxy
     finally:
         proxy.close()
-        ctx.term()
+        ctx.destroy(linger=0)  # also closes sockets a failed test left open
 
 
 @contextlib.contextmanager

@@ -55,14 +55,15 @@ def measure(frame: BodyFrame) -> dict[str, float]:
     w = op(frame.world)
     mid_hip = (w[L_HIP] + w[R_HIP]) / 2
     mid_sh = (w[L_SH] + w[R_SH]) / 2
-    u = unit(mid_sh - mid_hip)
-    hip_ref = perp(w[L_HIP] - w[R_HIP], u)
+    trunk = mid_sh - mid_hip
+    u = unit(trunk)
+    hip_line = w[L_HIP] - w[R_HIP]
     lt = perp(w[L_SH] - w[R_SH], u)
     ft = np.cross(lt, u)
     out = {
         "trunk_flexion": math.degrees(math.atan2(u[0], u[2])),
         "trunk_side_bend": math.degrees(math.asin(u[1])),
-        "trunk_twist": signed_angle(hip_ref, lt, u),
+        "trunk_twist": signed_angle(perp(hip_line, u), lt, u),
     }
     n = unit((w[7] + w[8]) / 2 - mid_sh)
     out["neck_flexion"] = math.degrees(math.atan2(n @ ft, n @ u))
@@ -82,9 +83,8 @@ def measure(frame: BodyFrame) -> dict[str, float]:
         h = unit(h3[9] - h3[0])
         r_h = perp(h3[5] - h3[17], h)
         p_h = np.cross(r_h, h) if side == "right" else np.cross(h, r_h)
-        w_perp = perp(fa, r_h)
+        out[f"{side}_wrist_flexion"] = math.degrees(math.atan2(-(fa @ p_h), fa @ h))
         out[f"{side}_wrist_deviation"] = math.degrees(math.asin(-(fa @ r_h)))
-        out[f"{side}_wrist_flexion"] = math.degrees(math.atan2(-(w_perp @ p_h), w_perp @ h))
         thigh = unit(w[kn] - w[hip])
         shank = unit(w[an] - w[kn])
         out[f"{side}_knee_flexion"] = math.degrees(math.acos(np.clip(thigh @ shank, -1, 1)))
@@ -97,10 +97,11 @@ def random_posture(rng: np.random.Generator, seated: bool = False) -> Posture:
 
     side: dict[str, float] = {}
     for s in ("left", "right"):
+        flexion, abduction = u(-40, 170), u(-30, 80)
         side.update(
             {
-                f"{s}_upper_arm_flexion": u(-40, 170),
-                f"{s}_upper_arm_abduction": u(-30, 80),
+                f"{s}_upper_arm_flexion": flexion,
+                f"{s}_upper_arm_abduction": abduction,
                 f"{s}_upper_arm_rotation": u(-60, 60),
                 f"{s}_shoulder_elevation_m": u(-0.02, 0.05),
                 f"{s}_elbow_flexion": u(0, 150),
@@ -194,6 +195,34 @@ def test_forward_kinematics_produces_exactly_the_posture_angles() -> None:
         for name, value in got.items():
             tol = 1e-5 if name.endswith("_m") else 0.02
             assert value == pytest.approx(getattr(p, name), abs=tol), name
+
+
+def test_angle_extractor_reads_back_the_posture() -> None:
+    angles = pytest.importorskip("ergonomics.angles")
+    rng = np.random.default_rng(5)
+    for _ in range(100):
+        p = random_posture(rng)
+        f = forward_kinematics(p, DIMS)
+        got = angles.joint_angles(f.world, None, f.left_hand, f.right_hand)
+        for name in ("trunk_flexion", "trunk_side_bend", "trunk_twist", "neck_flexion", "neck_side_bend", "neck_twist"):
+            assert getattr(got, name) == pytest.approx(getattr(p, name), abs=0.02), name
+        assert got.knee_flexion_left == pytest.approx(p.left_knee_flexion, abs=0.02)
+        assert got.knee_flexion_right == pytest.approx(p.right_knee_flexion, abs=0.02)
+        for side in ("left", "right"):
+            arm = got.left if side == "left" else got.right
+            want = p.side(side)  # type: ignore[arg-type]
+            assert arm.upper_arm_flexion == pytest.approx(want["upper_arm_flexion"], abs=0.02)
+            assert arm.upper_arm_abduction == pytest.approx(want["upper_arm_abduction"], abs=0.02)
+            assert arm.lower_arm_flexion == pytest.approx(want["elbow_flexion"], abs=0.02)
+            assert arm.wrist_flexion == pytest.approx(want["wrist_flexion"], abs=0.02)
+            assert arm.wrist_deviation == pytest.approx(want["wrist_deviation"], abs=0.02)
+
+
+def test_shrug_raises_shoulders_but_not_the_ears() -> None:
+    still = forward_kinematics(Posture(), DIMS).world
+    shrug = forward_kinematics(Posture(left_shoulder_elevation_m=0.04, right_shoulder_elevation_m=0.04), DIMS).world
+    np.testing.assert_allclose(shrug[[L_SH, R_SH]] - still[[L_SH, R_SH]], [[0, -0.04, 0]] * 2, atol=1e-6)
+    np.testing.assert_allclose(shrug[:11], still[:11], atol=1e-6)
 
 
 def test_neutral_posture() -> None:

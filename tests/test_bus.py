@@ -35,7 +35,7 @@ from tests.helpers_nodes import free_ports, local_endpoints, pose, running_bus, 
 
 def step_state() -> StepState:
     return StepState(
-        src="engine", t=1.0, order_id="o1", task_id="t1", step_id="s1", step_index=0,
+        src="engine", t=1.0, seq=1, order_id="o1", task_id="t1", step_id="s1", step_index=0,
         step_count=3, phase="active", assignee="operator", unit=1, units_total=5,
     )
 
@@ -157,7 +157,7 @@ def test_command_round_trip() -> None:
         assert reply.cmd_id == "c2"
     assert server.handled == 2
     client.close()
-    ctx.term()
+    ctx.destroy(linger=0)
 
 
 @pytest.mark.timeout(5)
@@ -173,7 +173,7 @@ def test_command_timeout_when_nobody_answers() -> None:
     assert 0.19 <= elapsed < 0.4
     assert client.timeouts == 1
     client.close()
-    ctx.term()
+    ctx.destroy(linger=0)
 
 
 @pytest.mark.timeout(5)
@@ -196,7 +196,7 @@ def test_late_reply_is_not_taken_for_the_next_one() -> None:
         assert isinstance(reply, LogRecord) and reply.text == "fast"
         assert client.stale == 1  # the late "slow" reply did arrive and was dropped
     client.close()
-    ctx.term()
+    ctx.destroy(linger=0)
 
 
 @pytest.mark.timeout(5)
@@ -217,7 +217,7 @@ def test_late_reply_with_other_cmd_id_is_dropped() -> None:
         reply = client.request(RobotCommand(src="engine", t=0.0, cmd_id="c2", action="status"), 2.0)
         assert reply.cmd_id == "c2"
     client.close()
-    ctx.term()
+    ctx.destroy(linger=0)
 
 
 @pytest.mark.timeout(5)
@@ -234,7 +234,7 @@ def test_allowed_identities_rejects_others() -> None:
     assert server.rejected == 1 and server.handled == 1
     intruder.close()
     engine.close()
-    ctx.term()
+    ctx.destroy(linger=0)
 
 
 @pytest.mark.timeout(5)
@@ -266,7 +266,7 @@ def test_server_counts_malformed_commands_and_handler_errors() -> None:
     assert server.errors == 1
     raw.close()
     client.close()
-    ctx.term()
+    ctx.destroy(linger=0)
 
 
 @pytest.mark.timeout(5)
@@ -283,7 +283,7 @@ def test_snapshot_request() -> None:
 
     with serving(server, engine):
         assert snapshot_request(ctx, ep, 2.0) == snap
-    ctx.term()
+    ctx.destroy(linger=0)
 
 
 # ------------------------------------------------------------------ watchdog

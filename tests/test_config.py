@@ -58,7 +58,7 @@ BROKEN = [
     ("tasks/desk-lamp.yaml", "pick: {zone: bin_stem, quantity: 1}", "pick: {zone: bin_stm, quantity: 1}",
      "tasks[0].steps[1].pick.zone", "not a zone"),
     ("lamp-cell.yaml", "{id: bin_stem,   kind: bin", "{id: bin_base,   kind: bin", "zones[1].id", "duplicate zone"),
-    ("lamp-cell.yaml", "rect: {x: 915, y: 600, w: 150, h: 160}", "rect: {x: 1300, y: 600, w: 150, h: 160}",
+    ("lamp-cell.yaml", "rect: {x: 915, y: 560, w: 150, h: 160}", "rect: {x: 1300, y: 560, w: 150, h: 160}",
      "zones[5].rect", "outside the bench"),
     ("tasks/desk-lamp.yaml", "        who: operator\n        target_time_s: 15", "        who: robot\n        target_time_s: 15",
      "tasks[0].steps[3].who", "allowed"),

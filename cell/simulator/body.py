@@ -22,60 +22,65 @@ top as the operator sees it, +x to the operator's right along the front
 edge, +y away from the operator into the bench, +z up. The operator faces
 +y; :class:`OperatorStance` says where the mid-hip is.
 
-Angle conventions (degrees; the angle extractor measures exactly these)
------------------------------------------------------------------------
-One rule is used for every "lean" (trunk, neck, upper arm): the *flexion* is
-the angle of the segment axis inside the parent's sagittal plane
-(``atan2(axis.F, axis.U)`` for trunk/neck, ``atan2(arm.F, -arm.U)`` for the
-upper arm, all in the parent frame) and the *lateral* angle is the angle of
-the axis out of that sagittal plane (``asin(axis.L)``). The flexion is
-therefore exact over the whole range (an overhead arm is 180) and the
-lateral angle equals the frontal-plane angle when flexion is zero.
+Angle conventions (degrees)
+---------------------------
+These are the definitions ``ergonomics.angles.joint_angles`` measures;
+forward kinematics produces them exactly (tests/test_body.py checks the
+round trip against that module and against its own copy of the formulas).
 
-* ``trunk_flexion``: mid-hip -> mid-shoulder axis ``u`` in the pelvis frame,
-  + forward. ``trunk_side_bend = asin(u.L)``, + toward the operator's LEFT.
-* ``trunk_twist``: signed angle about ``u`` from the hip line (R hip -> L hip)
-  projected perpendicular to ``u``, to the shoulder line (R -> L shoulder)
-  projected perpendicular to ``u``. + = shoulders turned to the operator's
-  LEFT (right shoulder comes forward).
+One rule for every "lean" (trunk, neck, upper arm): the *flexion* is the
+angle of the segment axis inside the parent's sagittal plane
+(``atan2(axis.F, axis.U)`` for trunk/neck, ``atan2(arm.F, -arm.U)`` for the
+upper arm, in the parent frame) and the *lateral* angle is the angle of the
+axis out of that sagittal plane (``asin(axis.L)``). Flexion is therefore
+exact over the whole range (an overhead arm is 180) and the lateral angle
+equals the frontal-plane angle when flexion is zero.
+
+* Pelvis frame: up = world up, left = hip line (R hip -> L hip), forward =
+  left x up. The pelvis never rotates: the trunk leans about mid-hip
+  (MediaPipe's world origin).
+* ``trunk_flexion``: trunk axis ``u`` = mid-hip -> mid-shoulder, + forward.
+  ``trunk_side_bend = asin(u.L)``, + toward the operator's LEFT.
+* ``trunk_twist``: signed angle about ``u`` from the hip line to the
+  shoulder line (R -> L), both made perpendicular to ``u``. + = shoulders
+  turned to the operator's LEFT (right shoulder forward; counter-clockwise
+  seen from above).
 * Trunk frame: ``U_t = u``, ``L_t`` = shoulder line made perpendicular to
   ``u``, ``F_t = L_t x U_t``.
 * ``neck_flexion`` / ``neck_side_bend``: the same rule for the neck axis
-  ``n`` = mid-shoulder -> mid-ear, measured in the trunk frame (+ forward,
-  + toward the operator's left). ``neck_twist``: angle about ``n`` from
-  ``L_t`` projected perpendicular to ``n`` to the ear line (R -> L ear);
+  ``n`` = mid-shoulder -> mid-ear in the trunk frame (+ forward, + toward
+  the operator's left). ``neck_twist``: signed angle about ``n`` from
+  ``L_t`` to the ear line (R -> L ear), both made perpendicular to ``n``;
   + = head turned to the operator's left.
 * ``*_upper_arm_flexion``: shoulder -> elbow ``v`` in the trunk frame,
   ``atan2(v.F_t, -v.U_t)``: 0 hanging, 90 forward horizontal, 180 overhead,
-  < 0 extension. ``*_upper_arm_abduction = asin(v . outward)`` where outward
-  is ``+L_t`` for the left arm and ``-L_t`` for the right: + = away from the
-  body (90 = out to the side at shoulder height), < 0 = across the body.
-* ``*_upper_arm_rotation`` (humeral rotation, not scored by RULA/REBA; it
+  < 0 extension; reported in [-90, 270) (past overhead reads above 180).
+  ``*_upper_arm_abduction = asin(v . outward)`` with outward ``+L_t`` for
+  the left arm and ``-L_t`` for the right: + = away from the body (90 = out
+  to the side at shoulder height), < 0 = across the body.
+* ``*_upper_arm_rotation`` (humeral rotation; not scored by RULA/REBA, it
   only decides where the forearm points): 0 = the elbow flexes toward the
   arm's anterior direction (the trunk's forward axis carried along by the
-  flexion/abduction rotation), + = internal rotation (forearm swings toward
-  the body's midline).
+  abduction-then-flexion rotation), + = internal rotation (forearm swings
+  toward the body's midline).
 * ``*_elbow_flexion``: angle between shoulder -> elbow and elbow -> wrist,
   0 straight, 90 right angle (valid 0..180).
-* Wrist, measured in the *hand's* frame (which a camera can see): hand axis
-  ``h`` = wrist -> middle-finger MCP (hand landmark 9), radial axis ``r_h`` =
-  pinky MCP (17) -> index MCP (5) made perpendicular to ``h``. With ``w`` =
-  elbow -> wrist: ``wrist_deviation = asin(-w . r_h)``, + = radial deviation
-  (toward the thumb); ``wrist_flexion`` = angle from ``w_perp`` (``w`` made
-  perpendicular to ``r_h``) to ``h``, i.e. ``atan2(-w_perp . p_h, w_perp . h)``,
-  + = palmar flexion (toward the palm), < 0 = extension, where the palmar
-  normal ``p_h`` is ``r_h x h`` for the right hand and ``h x r_h`` for the
-  left. With the arm hanging and the elbow at
-  90 degrees the palm faces down and the thumb points medially.
+* Wrist, in the *hand's* frame (which a camera sees): ``h`` = wrist ->
+  middle-finger MCP (hand landmark 9), radial axis ``r_h`` = pinky MCP (17)
+  -> index MCP (5) made perpendicular to ``h``, palmar normal ``p_h`` =
+  ``r_h x h`` (right hand) or ``h x r_h`` (left hand). With ``f`` = unit
+  elbow -> wrist: ``wrist_deviation = asin(-f.r_h)`` (+ radial, toward the
+  thumb) and ``wrist_flexion = atan2(-f.p_h, f.h)`` (+ toward the palm,
+  < 0 extension). With the arm hanging and the elbow at 90 the palm faces
+  down and the thumb points medially.
 * ``*_knee_flexion``: angle between hip -> knee and knee -> ankle, 0 straight.
 * ``*_shoulder_elevation_m`` (shrug): metres the shoulder landmark moves
-  along the trunk axis ``u``; measured as ``(shoulder - mid_hip) . u`` minus
-  ``BodyDimensions.trunk_length``. The head rides on the mid-shoulder point,
-  so a shrug lifts the head with it (this keeps the neck angles exact).
+  along the trunk axis: ``(shoulder - mid_hip) . u`` minus
+  ``BodyDimensions.trunk_length``. The ears do not rise with a shrug (with
+  the neck along the trunk axis they stay put): mid-shoulder -> mid-ear
+  shortens by the mean elevation and keeps its direction, so the neck
+  angles stay exact and the extractor's shoulder-to-ear ratio sees it.
 * ``seated``: thighs forward horizontal (hip flexion 90) instead of hanging.
-
-The pelvis never rotates: the hip line is the world x axis and the trunk
-leans about mid-hip (MediaPipe's world origin).
 """
 
 from __future__ import annotations
@@ -442,18 +447,48 @@ _PELVIS_ROTATION.setflags(write=False)
 def _lean(flex: float, side: float, twist: float) -> tuple[tuple[float, float, float], ...]:
     """Axes (forward, left, up) of a segment leaning by the module's lean rule.
 
-    Angles in radians; the result is expressed in the parent frame.
+    Angles in radians, result in the parent frame. Up has sagittal-plane
+    angle ``flex`` and leaves the sagittal plane by ``side``; twist turns
+    the lateral axis about up, starting from the parent's left axis made
+    perpendicular to up.
     """
     sf, cf = math.sin(flex), math.cos(flex)
     ss, cs = math.sin(side), math.cos(side)
     st, ct = math.sin(twist), math.cos(twist)
-    # up axis; zero-twist lateral axis = parent's L made perpendicular to up;
-    # zero-twist forward axis = that lateral x up = (cf, 0, -sf).
-    ux, uy, uz = cs * sf, ss, cs * cf
+    # up = (cs sf, ss, cs cf); zero-twist left = parent left made
+    # perpendicular to up = (-ss sf, cs, -ss cf); zero-twist forward =
+    # left x up = (cf, 0, -sf).
     lx, ly, lz = -ss * sf, cs, -ss * cf
-    fwd = (ct * cf + st * lx, st * ly, -ct * sf + st * lz)
-    left = (ct * lx - st * cf, ct * ly, ct * lz + st * sf)
-    return fwd, left, (ux, uy, uz)
+    return (
+        (ct * cf + st * lx, st * ly, -ct * sf + st * lz),
+        (ct * lx - st * cf, ct * ly, ct * lz + st * sf),
+        (cs * sf, ss, cs * cf),
+    )
+
+
+def _arm_axes(flex: float, abd: float, o: float) -> tuple[tuple[float, float, float], ...]:
+    """Anterior, outward and along-arm (shoulder -> elbow) axes of the upper arm.
+
+    Degrees in, trunk frame out; ``o`` is +1 for the left arm, -1 for the
+    right. The hanging arm is abducted about the forward axis, then flexed
+    about the left axis, so ``atan2(v.F, -v.U) = flex`` and
+    ``asin(o v.L) = abd``.
+    """
+    sp, cp = math.sin(flex * _DEG), math.cos(flex * _DEG)
+    sa, ca = math.sin(abd * _DEG), math.cos(abd * _DEG)
+    return (cp, 0.0, sp), (-sa * sp, o * ca, sa * cp), (ca * sp, o * sa, -ca * cp)
+
+
+def _hand_axes(psi: float, dlt: float) -> tuple[tuple[float, float, float], ...]:
+    """Hand axes (along, palmar, radial) in the forearm frame (along, palmar, radial).
+
+    Radians in: deviation ``dlt`` about the palmar axis, then flexion ``psi``
+    about the deviated radial axis, so that ``asin(-f.r_h) = dlt`` and
+    ``atan2(-f.p_h, f.h) = psi`` for the forearm direction ``f``.
+    """
+    sps, cps = math.sin(psi), math.cos(psi)
+    sd, cd = math.sin(dlt), math.cos(dlt)
+    return (cps * cd, sps, cps * sd), (-sps * cd, cps, -sps * sd), (-sd, 0.0, cd)
 
 
 def forward_kinematics(posture: Posture, dims: BodyDimensions) -> BodyFrame:
@@ -480,22 +515,14 @@ def forward_kinematics(posture: Posture, dims: BodyDimensions) -> BodyFrame:
         sx = r * tux + o * half_sw * tlx
         sy = r * tuy + o * half_sw * tly
         sz = r * tuz + o * half_sw * tlz
-        phi = p[prefix + "upper_arm_flexion"] * _DEG
-        alpha = p[prefix + "upper_arm_abduction"] * _DEG
+        (ax, ay, az), (ox, oy, oz), (vx, vy, vz) = _arm_axes(
+            p[prefix + "upper_arm_flexion"], p[prefix + "upper_arm_abduction"], o
+        )
         rho = p[prefix + "upper_arm_rotation"] * _DEG
-        e = p[prefix + "elbow_flexion"] * _DEG
-        psi = p[prefix + "wrist_flexion"] * _DEG
-        dlt = p[prefix + "wrist_deviation"] * _DEG
-        sp, cp = sin(phi), cos(phi)
-        sa, ca = sin(alpha), cos(alpha)
         sr, cr = sin(rho), cos(rho)
-        # Arm axes in the trunk frame: anterior a, lateral lat, along-arm v.
-        ax, az = cp, sp
-        latx, laty, latz = -o * sa * sp, ca, o * sa * cp
-        vx, vy, vz = ca * sp, o * sa, -ca * cp
-        # Humeral rotation about v: a' = cr a - o sr lat, lat' = cr lat + o sr a.
-        a2x, a2y, a2z = cr * ax - o * sr * latx, -o * sr * laty, cr * az - o * sr * latz
-        l2x, l2y, l2z = cr * latx + o * sr * ax, cr * laty, cr * latz + o * sr * az
+        # Humeral rotation about the arm: a' = cr a - sr out, out' = cr out + sr a.
+        a2x, a2y, a2z = cr * ax - sr * ox, cr * ay - sr * oy, cr * az - sr * oz
+        o2x, o2y, o2z = cr * ox + sr * ax, cr * oy + sr * ay, cr * oz + sr * az
         # To the operator frame.
         Vx = vx * tfx + vy * tlx + vz * tux
         Vy = vx * tfy + vy * tly + vz * tuy
@@ -503,38 +530,31 @@ def forward_kinematics(posture: Posture, dims: BodyDimensions) -> BodyFrame:
         Ax = a2x * tfx + a2y * tlx + a2z * tux
         Ay = a2x * tfy + a2y * tly + a2z * tuy
         Az = a2x * tfz + a2y * tlz + a2z * tuz
-        Lx = l2x * tfx + l2y * tlx + l2z * tux
-        Ly = l2x * tfy + l2y * tly + l2z * tuy
-        Lz = l2x * tfz + l2y * tlz + l2z * tuz
-        # Forearm w, palmar p, radial r.
+        # Forearm w, palmar p, radial r (= medial: -out').
+        e = p[prefix + "elbow_flexion"] * _DEG
         se, ce = sin(e), cos(e)
         wx, wy, wz = ce * Vx + se * Ax, ce * Vy + se * Ay, ce * Vz + se * Az
         px, py, pz = se * Vx - ce * Ax, se * Vy - ce * Ay, se * Vz - ce * Az
-        rx, ry, rz = -o * Lx, -o * Ly, -o * Lz
-        # Hand: deviation about p, then flexion about the deviated radial axis.
-        sps, cps = sin(psi), cos(psi)
-        sd, cd = sin(dlt), cos(dlt)
-        w1x, w1y, w1z = cd * wx + sd * rx, cd * wy + sd * ry, cd * wz + sd * rz
+        rx = -(o2x * tfx + o2y * tlx + o2z * tux)
+        ry = -(o2x * tfy + o2y * tly + o2z * tuy)
+        rz = -(o2x * tfz + o2y * tlz + o2z * tuz)
         ex, ey, ez = sx + l1 * Vx, sy + l1 * Vy, sz + l1 * Vz
         shoulders += (sx, sy, sz)
         elbows += (ex, ey, ez)
         wrists += (ex + l2 * wx, ey + l2 * wy, ez + l2 * wz)
-        hand_frames += (
-            cps * w1x + sps * px, cps * w1y + sps * py, cps * w1z + sps * pz,
-            -sps * w1x + cps * px, -sps * w1y + cps * py, -sps * w1z + cps * pz,
-            -sd * wx + cd * rx, -sd * wy + cd * ry, -sd * wz + cd * rz,
-        )  # fmt: skip
+        for cw, cp_, cr_ in _hand_axes(p[prefix + "wrist_flexion"] * _DEG, p[prefix + "wrist_deviation"] * _DEG):
+            hand_frames += (cw * wx + cp_ * px + cr_ * rx, cw * wy + cp_ * py + cr_ * ry, cw * wz + cp_ * pz + cr_ * rz)
 
-    # Head: neck lean in the trunk frame, origin at mid-ear.
-    (nfx, nfy, nfz), (nlx, nly, nlz), (nux, nuy, nuz) = _lean(
-        p["neck_flexion"] * _DEG, p["neck_side_bend"] * _DEG, p["neck_twist"] * _DEG
-    )
-    hf = (nfx * tfx + nfy * tlx + nfz * tux, nfx * tfy + nfy * tly + nfz * tuy, nfx * tfz + nfy * tlz + nfz * tuz)
-    hl = (nlx * tfx + nly * tlx + nlz * tux, nlx * tfy + nly * tly + nlz * tuy, nlx * tfz + nly * tlz + nlz * tuz)
-    hu = (nux * tfx + nuy * tlx + nuz * tux, nux * tfy + nuy * tly + nuz * tuy, nux * tfz + nuy * tlz + nuz * tuz)
-    base = trunk_len + 0.5 * (elev_l + elev_r)
-    nl = dims.neck_length
-    ear = (base * tux + nl * hu[0], base * tuy + nl * hu[1], base * tuz + nl * hu[2])
+    # Head: neck lean in the trunk frame, origin at mid-ear. The neck rises
+    # from the mid-shoulder point; a shrug shortens it so the ears stay put.
+    head_axes = _lean(p["neck_flexion"] * _DEG, p["neck_side_bend"] * _DEG, p["neck_twist"] * _DEG)
+    head_frame: list[float] = []
+    for nx, ny, nz in head_axes:
+        head_frame += (nx * tfx + ny * tlx + nz * tux, nx * tfy + ny * tly + nz * tuy, nx * tfz + ny * tlz + nz * tuz)
+    mean_elev = 0.5 * (elev_l + elev_r)
+    base = trunk_len + mean_elev
+    nl = dims.neck_length - mean_elev
+    ear = (base * tux + nl * head_frame[6], base * tuy + nl * head_frame[7], base * tuz + nl * head_frame[8])
 
     # Legs: hip flexion 0 standing, 90 seated; knee flexion swings the shank back.
     if posture.seated:
@@ -556,7 +576,7 @@ def forward_kinematics(posture: Posture, dims: BodyDimensions) -> BodyFrame:
         foot_frames += (sk * thigh[0] - ck * post[0], 0.0, sk * thigh[2] - ck * post[2], 0.0, 1.0, 0.0, -shx, 0.0, -shz)
 
     vals = [*hips, *shoulders, *elbows, *wrists, *knees, *ankles]
-    vals += (*hf, *hl, *hu, *hand_frames, *foot_frames)
+    vals += (*head_frame, *hand_frames, *foot_frames)
     vals += (*ear, *wrists, *ankles)
     out = (dims._landmark_map @ np.array(vals)).reshape(75, 3).astype(np.float32)
     lowest = min(ankles[2], ankles[5]) - dims.foot_height
@@ -645,11 +665,14 @@ class ReachResult:
 def _shoulder(
     f: FloatArray, s: float, t: float, r: float, o_half_sw: float
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Shoulder positions (F, L, U) for an array of trunk flexions ``f`` (radians)."""
+    """Shoulder positions (F, L, U) for an array of trunk flexions ``f`` (radians).
+
+    The array form of ``_lean``: ``r`` along the trunk axis plus
+    ``o_half_sw`` along the trunk's left axis.
+    """
     sf, cf = np.sin(f), np.cos(f)
     ss, cs = math.sin(s), math.cos(s)
     st, ct = math.sin(t), math.cos(t)
-    # u and L_t from _lean, written for arrays.
     lx, ly, lz = -ss * sf, cs, -ss * cf
     Lx, Ly, Lz = ct * lx - st * cf, ct * ly, ct * lz + st * sf
     return (r * cs * sf + o_half_sw * Lx, r * ss + o_half_sw * Ly, r * cs * cf + o_half_sw * Lz)
@@ -721,10 +744,8 @@ def reach(
         th, tp, tr = (c * dims.hand_length for c in _HAND[HAND_INDEX_TIP])
     else:
         th = tp = tr = 0.0
-    sps, cps, sd, cd = math.sin(psi), math.cos(psi), math.sin(dlt), math.cos(dlt)
-    c_w = th * cps * cd - tp * sps * cd - tr * sd
-    c_p = th * sps + tp * cps
-    c_r = th * cps * sd - tp * sps * sd + tr * cd
+    hand_h, hand_p, hand_r = _hand_axes(psi, dlt)
+    c_w, c_p, c_r = (th * hand_h[i] + tp * hand_p[i] + tr * hand_r[i] for i in range(3))
     l1 = dims.upper_arm_length
     lw = dims.forearm_length + c_w
     m = math.hypot(lw, c_p)
@@ -800,27 +821,28 @@ def reach(
     if b2 is None:
         # Straight arm with the effector on its axis: roll is free, keep base's.
         v = c1
-        phi = math.atan2(v[0], -v[2])
-        alpha = math.asin(min(max(o * v[1], -1.0), 1.0))
-        rho = getattr(base, f"{side}_upper_arm_rotation") * _DEG
+        a2 = None
     else:
         c3, b3 = _cross(c1, c2), _cross(b1, b2)
         # R = c1 b1^T + c2 b2^T + c3 b3^T; v = R (0, 0, -1), a' = R (1, 0, 0).
         v = tuple(-(c1[i] * b1[2] + c2[i] * b2[2] + c3[i] * b3[2]) for i in range(3))
         a2 = tuple(c1[i] * b1[0] + c2[i] * b2[0] + c3[i] * b3[0] for i in range(3))
-        phi = math.atan2(v[0], -v[2])
-        alpha = math.asin(min(max(o * v[1], -1.0), 1.0))
-        sp, cp, sa, ca = math.sin(phi), math.cos(phi), math.sin(alpha), math.cos(alpha)
-        a_dot = a2[0] * cp + a2[2] * sp
-        lat_dot = a2[0] * (-o * sa * sp) + a2[1] * ca + a2[2] * (o * sa * cp)
-        rho = math.atan2(-o * lat_dot, a_dot)
+    flexion_deg = math.atan2(v[0], -v[2]) / _DEG
+    if flexion_deg < -90.0:
+        flexion_deg += 360.0  # past overhead reads above 180, not as extension
+    abduction_deg = math.asin(min(max(o * v[1], -1.0), 1.0)) / _DEG
+    if a2 is None:
+        rho = getattr(base, f"{side}_upper_arm_rotation") * _DEG
+    else:
+        ant, out, _ = _arm_axes(flexion_deg, abduction_deg, o)
+        rho = math.atan2(-_dot(a2, out), _dot(a2, ant))
 
     posture = replace(
         base,
         trunk_flexion=f / _DEG,
         **{
-            f"{side}_upper_arm_flexion": phi / _DEG,
-            f"{side}_upper_arm_abduction": alpha / _DEG,
+            f"{side}_upper_arm_flexion": flexion_deg,
+            f"{side}_upper_arm_abduction": abduction_deg,
             f"{side}_upper_arm_rotation": rho / _DEG,
             f"{side}_elbow_flexion": e / _DEG,
         },

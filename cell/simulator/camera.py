@@ -5,7 +5,9 @@ kinematics (dominant hand first, the other hand keeping that trunk
 posture), forward kinematics gives the 33 world landmarks and the two
 21-point hands, and a pinhole camera in front of the operator gives the
 normalised image landmarks and visibilities — the same data the real
-MediaPipe path publishes. Poses are cached on hand positions rounded to
+MediaPipe path publishes. The operator steps sideways (up to ``SIDESTEP_MM``)
+towards what the working hand reaches for, as people do at a long bench.
+Poses are cached on hand positions rounded to
 10 mm (and fatigue to 1 degree), so a long shift reuses them.
 """
 
@@ -22,6 +24,8 @@ from cell.simulator.body import (
 )
 
 GRID_MM = 10.0
+SIDESTEP_MM = 300.0
+SEATED_HIP_BELOW_BENCH_MM = -250.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,11 +40,11 @@ class SimulatedCamera:
     def __init__(self, config: CellConfig, profile: OperatorProfile, seed: int = 0):
         self.profile = profile
         self.dims = BodyDimensions.from_stature(profile.simulation.stature_m)
-        x = config.bench.width_mm / 2
-        if profile.seated:
-            self.stance = OperatorStance(x_mm=x, y_mm=-250.0, hip_height_mm=550.0 - config.bench.height_mm + 100.0)
+        self.home_x = config.bench.width_mm / 2
+        if profile.seated:  # the chair is set so the elbows are just below the bench top
+            self.stance = OperatorStance(x_mm=self.home_x, y_mm=-250.0, hip_height_mm=SEATED_HIP_BELOW_BENCH_MM)
         else:
-            self.stance = OperatorStance.standing(self.dims, x_mm=x, bench_height_mm=config.bench.height_mm)
+            self.stance = OperatorStance.standing(self.dims, x_mm=self.home_x, bench_height_mm=config.bench.height_mm)
         self.camera = ImageProjection.facing_operator()
         self.dominant = profile.handedness
         self._pose = lru_cache(maxsize=60000)(self._pose_uncached)
@@ -52,8 +56,10 @@ class SimulatedCamera:
         targets = {"left": np.array(left, float) * GRID_MM, "right": np.array(right, float) * GRID_MM}
         first = self.dominant
         second = "left" if first == "right" else "right"
-        r1 = reach(targets[first], first, stance=self.stance, dims=self.dims, base=base)
-        r2 = reach(targets[second], second, stance=self.stance, dims=self.dims, base=r1.posture,
+        shift = max(-SIDESTEP_MM, min(SIDESTEP_MM, float(targets[first][0]) - self.home_x))
+        stance = replace(self.stance, x_mm=self.home_x + (0.0 if self.profile.seated else shift))
+        r1 = reach(targets[first], first, stance=stance, dims=self.dims, base=base)
+        r2 = reach(targets[second], second, stance=stance, dims=self.dims, base=r1.posture,
                    max_trunk_flexion_deg=r1.posture.trunk_flexion)
         body = forward_kinematics(r2.posture, self.dims)
         img = self.camera.project(body)

@@ -115,7 +115,7 @@ class SimulatedShift:
                     self._active_key, self._active_since = key, now
                 if msg.assignee == "operator" and msg.phase == "active":
                     self.operator.on_step(msg, now)
-                if msg.phase == "done":
+                if msg.phase == "done" and not msg.order_done:
                     self._done[msg.assignee] += 1
                     if msg.assignee == "operator":
                         target = self.config.task(msg.task_id).step(msg.step_id).target_time_s
