@@ -46,9 +46,9 @@ class Allocator(Protocol):
 
 
 def default_assignee(step: Step, settings: AllocationSettings) -> Assignee:
-    """The plan written in the config: 'who', with 'both' going to both_default."""
+    """The plan written in the config: 'who'; a 'both' step goes to its 'plan' or both_default."""
     if step.who == "both":
-        return settings.both_default
+        return step.plan or settings.both_default
     return step.who  # type: ignore[return-value]
 
 
@@ -79,7 +79,7 @@ def _hard_rules(step: Step, op: OperatorProfile, live: LiveLoad, policy: str) ->
 
 @dataclass(frozen=True)
 class StaticAllocator:
-    """Follows the config: 'who', with 'both' steps going to allocation.both_default."""
+    """Follows the config: 'who', with 'both' steps going to their 'plan' (or both_default)."""
 
     settings: AllocationSettings
     name: str = "static"

@@ -40,8 +40,8 @@ _LOG_FIRST = 5
 _LOG_EVERY = 1000
 
 
-def _should_log(count: int) -> bool:
-    """Log the first few occurrences of a problem, then one in a thousand."""
+def should_log(count: int) -> bool:
+    """Whether to log the count-th occurrence of a problem: the first few, then one in a thousand."""
     return count <= _LOG_FIRST or count % _LOG_EVERY == 0
 
 
@@ -259,15 +259,15 @@ class Publisher:
     def send_raw(self, parts: list[bytes]) -> bool:
         """Publish raw frames as they are (tests use this to send garbage)."""
         with self._lock:
-            self._drain()
             try:
+                self._drain()
                 self.socket.send_multipart(parts, zmq.NOBLOCK)
             except zmq.Again:
                 self.dropped += 1
                 return False
             except zmq.ZMQError as exc:
                 self.dropped += 1
-                if _should_log(self.dropped):
+                if should_log(self.dropped):
                     logger.warning("publish failed: %s", exc)
                 return False
             self.sent += 1
@@ -383,7 +383,7 @@ class Subscriber:
         count = self.malformed_reasons.get(reason, 0) + 1
         self.malformed_reasons[reason] = count
         self.last_errors[reason] = str(exc)
-        if _should_log(count):
+        if should_log(count):
             topic = _short(parts[0]) if parts else "(no frames)"
             logger.warning(
                 "dropped malformed message (%s, %d so far) on %s: %s",
@@ -474,7 +474,7 @@ class CommandServer:
         who = identity.decode("utf-8", errors="replace")
         if self.allowed_identities is not None and who not in self.allowed_identities:
             self.rejected += 1
-            if _should_log(self.rejected):
+            if should_log(self.rejected):
                 logger.warning("command from %r rejected: not an allowed identity", who)
             return
         try:
@@ -493,7 +493,7 @@ class CommandServer:
         except MalformedMessage as exc:
             self.malformed += 1
             self.last_error = str(exc)
-            if _should_log(self.malformed):
+            if should_log(self.malformed):
                 logger.warning("malformed command from %r dropped: %s", who, _short(exc))
             return
         try:
@@ -603,8 +603,11 @@ def snapshot_request(
     src: str | None = None,
 ) -> Snapshot | None:
     """Ask the engine for its current state (for late joiners); None if no answer."""
-    name = src or f"snapshot-{os.getpid()}-{os.urandom(3).hex()}"
-    client = CommandClient(ctx, endpoints.engine, name)
+    name = src or "client"
+    # A throwaway identity: sharing one with a long-lived client would take
+    # over that client's connection (the server hands identities over).
+    identity = f"{name}-snapshot-{os.getpid()}-{os.urandom(3).hex()}"
+    client = CommandClient(ctx, endpoints.engine, identity)
     try:
         reply = client.request(EngineCommand(src=name, t=time.monotonic(), action="snapshot"), timeout_s)
     except CommandTimeout:

@@ -162,7 +162,8 @@ def node_specs(config: Path, names: list[str], operator, state_dir: Path, frames
 def run(config: Path = typer.Argument(..., help="the cell YAML"),
         operator: Optional[str] = typer.Option(None, help="who works at the cell today (profile id)"),
         state_dir: Path = typer.Option(Path("data/state"), help="engine state and node logs"),
-        frames_dir: Optional[Path] = typer.Option(None, help="projector frames as PNG instead of a window")) -> None:
+        frames_dir: Optional[Path] = typer.Option(None, help="projector frames as PNG instead of a window"),
+        speed: float = typer.Option(1.0, help="simulated operator and cobot work this much faster (tests, demos)")) -> None:
     """Start every node of the cell in its own process; restart crashed ones; Ctrl-C stops all."""
     from cell.nodes import NodeUnavailable, nodes_for
     from cell.supervisor import Supervisor
@@ -173,7 +174,7 @@ def run(config: Path = typer.Argument(..., help="the cell YAML"),
     except NodeUnavailable as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    sup = Supervisor(node_specs(config, names, operator, state_dir, frames_dir, 1.0),
+    sup = Supervisor(node_specs(config, names, operator, state_dir, frames_dir, speed),
                      log=lambda s: typer.echo(s, err=True), log_dir=state_dir / "logs")
     typer.echo(f"cell {cfg.cell.id}: starting {', '.join(names)} (logs in {state_dir / 'logs'})", err=True)
     sup.start()

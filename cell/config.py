@@ -181,6 +181,8 @@ class Step(Model):
     highlight: list[Id] = Field(default_factory=list)
     verify: Verify = Field(default_factory=Verify)
     who: Literal["operator", "cobot", "both"] = "operator"
+    plan: Literal["operator", "cobot"] | None = Field(
+        default=None, description="for who: both, who does it by plan (default: allocation.both_default)")
     target_time_s: float = Field(default=10, gt=0, le=3600)
     load_kg: float = Field(default=0, ge=0, le=50)
     posture: PostureProfile = Field(default_factory=PostureProfile)

@@ -90,6 +90,8 @@ def _checks(c: CellConfig) -> Iterator[Problem]:
                 elif step.id not in c.robot.programs:
                     yield (here + ("who",), f"step '{step.id}' may be done by the cobot but robot.programs has no "
                            f"program for it; allowed: operator, or add robot.programs.{step.id}")
+            if step.plan is not None and step.who != "both":
+                yield here + ("plan",), f"'plan' is only for steps with who: both (this step has who: {step.who})"
             if step.verify.by == "robot" and step.who == "operator":
                 yield here + ("verify", "by"), "verify by 'robot' only fits steps the cobot may do"
             if c.cell.language not in step.instruction:

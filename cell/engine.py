@@ -56,6 +56,7 @@ class EngineState(msgspec.Struct):
     robot_fault: str = ""
     command_counter: int = 0
     reassignments: int = 0
+    outbox: list[bytes] = []      # messages decided but maybe not yet sent (re-sent after a crash)
 
 
 def dump_state(state: EngineState) -> bytes:

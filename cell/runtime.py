@@ -23,8 +23,8 @@ from cell.bus import (
     CommandServer,
     Publisher,
     Subscriber,
-    _should_log,
     level_name,
+    should_log,
     snapshot_request,
 )
 from cell.messages import Heartbeat, LogRecord, Message, Snapshot
@@ -170,7 +170,7 @@ class Node:
         a node that cannot start exits and its supervisor restarts it.
         """
         stop = stop if stop is not None else threading.Event()
-        restore = _install_signal_handlers(stop)
+        restore = install_stop_signals(stop)
         try:
             self.wait_connected()
             self.on_start(self.clock())
@@ -246,7 +246,7 @@ class Node:
         except Exception as exc:
             self._handler_errors += 1
             self._sync_counters()
-            if _should_log(self._handler_errors):
+            if should_log(self._handler_errors):
                 self.logger.exception("%s failed in %s", self.name, what, extra={BUS_PUBLISHED: True})
                 if not self._closed:
                     self.publish(
@@ -291,8 +291,8 @@ class Node:
             self.server.close()
 
 
-def _install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
-    """SIGTERM/SIGINT set ``stop``, only in the main thread; returns the undo."""
+def install_stop_signals(stop: threading.Event) -> Callable[[], None]:
+    """Make SIGTERM/SIGINT set ``stop`` (main thread only, else a no-op); returns the undo."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     previous = {}
@@ -310,3 +310,6 @@ def _install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
             signal.signal(sig, old if old is not None else signal.SIG_DFL)
 
     return restore
+
+
+_install_signal_handlers = install_stop_signals  # old private name, still used by cell.nodes.bus_node

@@ -107,6 +107,7 @@ class Supervisor:
         spec = child.spec
         child.restart_at = None
         child.finished = False
+        child.started_at = now  # a failed launch counts as zero uptime
         env = None if spec.env is None else {**os.environ, **spec.env}
         out: IO[bytes] | int | None = None
         if self.log_dir is not None:
@@ -129,7 +130,6 @@ class Supervisor:
             child.proc = None
             self._exited(child, LAUNCH_FAILED, now)
             return False
-        child.started_at = now
         self._log(f"{spec.name}: started, pid {child.proc.pid}")
         return True
 

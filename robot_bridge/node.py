@@ -40,6 +40,7 @@ class RobotNode(Node):
         self._last: tuple | None = None
         self._next_status = 0.0
         self._paused_for_engine = False
+        self._runs: dict[str, RobotReply] = {}  # run cmd_id -> reply: a re-sent run is not run twice
 
     def _status(self, now: float) -> RobotStatus:
         st = self.driver.poll(now)
@@ -67,6 +68,8 @@ class RobotNode(Node):
         if not self.engine_watch.alive("engine", now) and msg.action in ("run", "resume"):
             return RobotReply(src=self.name, t=now, cmd_id=msg.cmd_id, ok=False,
                               error="no live engine heartbeat: no motion")
+        if msg.action == "run" and msg.cmd_id in self._runs:
+            return self._runs[msg.cmd_id]
         try:
             if msg.action == "run":
                 self.driver.run(msg.cmd_id, msg.step_id or "", msg.program or "", now)
@@ -80,7 +83,12 @@ class RobotNode(Node):
             self.log("warning", f"{msg.action} refused: {exc}")
             return RobotReply(src=self.name, t=now, cmd_id=msg.cmd_id, ok=False, error=str(exc))
         self._publish_status(now, force=True)
-        return RobotReply(src=self.name, t=now, cmd_id=msg.cmd_id, ok=True)
+        reply = RobotReply(src=self.name, t=now, cmd_id=msg.cmd_id, ok=True)
+        if msg.action == "run":
+            self._runs[msg.cmd_id] = reply
+            if len(self._runs) > 1000:
+                self._runs.pop(next(iter(self._runs)))
+        return reply
 
     def _publish_status(self, now: float, force: bool = False) -> None:
         st = self._status(now)

@@ -78,10 +78,9 @@ class SimulatedCobot:
         return self._started + self._duration() - self._elapsed
 
     def poll(self, now: float) -> DriverStatus:
-        if self._mode == "running" and self._run is not None:
-            done = self._elapsed + (now - self._started)
-            if done >= self._duration():
-                self._mode, self._finished = "idle", True
+        finish = self.next_finish(now)
+        if finish is not None and now >= finish - 1e-9:  # same arithmetic as next_finish: no float gap
+            self._mode, self._finished = "idle", True
         run_id, step_id, program = self._run if self._run else (None, None, None)
         progress = 0.0
         if self._run is not None:

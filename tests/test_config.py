@@ -72,8 +72,10 @@ BROKEN = [
      "        press: bin_cable\n        highlight: [fixture]\n        verify: {by: button, zone: button_done}\n        who: operator\n        target_time_s: 20",
      "tasks[0].steps[5].press", "is a bin"),
     ("lamp-cell.yaml", "  - {task: desk-lamp, quantity: 20}", "  - {task: desk-lamp, quantity: many}", "orders[0].quantity", "integer"),
-    ("tasks/desk-lamp.yaml", "        verify: {by: button, zone: button_done}\n        who: both\n        target_time_s: 12",
-     "        verify: {by: timer}\n        who: both\n        target_time_s: 12", "tasks[0].steps[2].verify", "seconds"),
+    ("tasks/desk-lamp.yaml", "        verify: {by: button, zone: button_done}\n        who: both\n        plan: operator\n        target_time_s: 12",
+     "        verify: {by: timer}\n        who: both\n        plan: operator\n        target_time_s: 12", "tasks[0].steps[2].verify", "seconds"),
+    ("tasks/desk-lamp.yaml", "        who: operator\n        target_time_s: 15", "        who: operator\n        plan: cobot\n        target_time_s: 15",
+     "tasks[0].steps[3].plan", "only for steps with who: both"),
 ]
 
 

@@ -19,10 +19,10 @@ class BusNode:
         self.proxy = BusProxy(zmq.Context.instance(), endpoints)
 
     def run(self, stop: threading.Event | None = None) -> None:
-        from cell.runtime import _install_signal_handlers
+        from cell.runtime import install_stop_signals
 
         stop = stop or threading.Event()
-        restore = _install_signal_handlers(stop)
+        restore = install_stop_signals(stop)
         try:
             self.proxy.run(stop)
         finally:

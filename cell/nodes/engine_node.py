@@ -18,7 +18,7 @@ from cell.bus import BusEndpoints, CommandClient, CommandTimeout, Watchdog
 from cell.config import CellConfig
 from cell.engine import EngineState, TaskEngine, dump_state, load_state
 from cell.messages import (
-    EngineCommand, Fault, Heartbeat, Message, RobotCommand, RobotReply, RobotStatus,
+    decode, encode, EngineCommand, Fault, Heartbeat, Message, RobotCommand, RobotReply, RobotStatus,
 )
 from cell.runtime import Node
 
@@ -69,15 +69,26 @@ class EngineNode(Node):
 
     # ---- output --------------------------------------------------------------------------
     def _emit(self, msgs: list[Message], now: float) -> None:
-        self._save()  # state first: a crash after publishing must not replay
-        queue = list(msgs)
-        while queue:
-            msg = queue.pop(0)
-            if isinstance(msg, RobotCommand):
-                queue.extend(self._send_robot(msg, now))
-            else:
-                self.publish(msg)
+        """Send the engine's output at least once: saved in the outbox with the state, then sent.
+
+        A crash between the save and the end of sending re-sends the outbox on restart, so
+        a consumer may see a message twice (same ``seq`` / ``cmd_id``) but never misses one.
+        """
+        if msgs:
+            self.core.state.outbox.extend(encode(m) for m in msgs)
         self._save()
+        self._send_outbox(now)
+
+    def _send_outbox(self, now: float) -> None:
+        while self.core.state.outbox:
+            msg = decode(self.core.state.outbox[0])
+            follow = self._send_robot(msg, now) if isinstance(msg, RobotCommand) else []
+            if not isinstance(msg, RobotCommand):
+                self.publish(msg)
+            self.core.state.outbox.pop(0)
+            if follow:
+                self.core.state.outbox.extend(encode(m) for m in follow)
+            self._save()
 
     def _send_robot(self, cmd: RobotCommand, now: float) -> list[Message]:
         self.publish(cmd)  # on the bus too, so the log has every command
@@ -107,6 +118,7 @@ class EngineNode(Node):
             o = self.core.state.current
             self.log("info", f"engine resumed from {self.state_path}: "
                      + (f"order {o.order_id}, unit {o.unit}, step {o.step_index + 1}" if o else "no open order"))
+            self._send_outbox(now)  # what the last run decided but may not have sent
             self._emit(self.core.resume_after_restart(now), now)
         elif self.options.start_orders:
             out: list[Message] = []

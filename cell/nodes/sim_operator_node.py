@@ -40,6 +40,7 @@ class SimOperatorNode(Node):
         self._next_beats = 0.0
         self._frame_no = 0
         self.step: StepState | None = None
+        self._engine_pid: int | None = None
 
     def on_start(self, now: float) -> None:
         self.person.shift_start = now
@@ -63,6 +64,14 @@ class SimOperatorNode(Node):
     def on_message(self, msg: Message, now: float) -> None:
         if isinstance(msg, Heartbeat):
             self.engine_watch.feed("engine", now)
+            if self._engine_pid is not None and msg.pid != self._engine_pid:
+                # a restarted engine: what we did while it was gone may be lost; start the step over
+                self.person.pause(now)
+                snap = self.request_snapshot(1.0)
+                if snap is not None and snap.step is not None:
+                    self.step = None
+                    self._take_step(snap.step, now)
+            self._engine_pid = msg.pid
         elif isinstance(msg, StepState):
             self._take_step(msg, now)
 

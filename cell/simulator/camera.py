@@ -50,11 +50,13 @@ class SimulatedCamera:
         self._pose = lru_cache(maxsize=60000)(self._pose_uncached)
 
     def _pose_uncached(self, left: tuple[int, int, int], right: tuple[int, int, int], fatigue_deg: int) -> CameraFrame:
-        base = Posture.neutral(seated=self.profile.seated)
-        # people look down at their work; fatigue adds to the neck and trunk flexion
-        base = replace(base, neck_flexion=15.0 + fatigue_deg, trunk_flexion=0.5 * fatigue_deg)
         targets = {"left": np.array(left, float) * GRID_MM, "right": np.array(right, float) * GRID_MM}
         first = self.dominant
+        # people look at their hands: down at the bench (fatigue adds to it), up at work above the head
+        shoulder_mm = self.stance.hip_height_mm + 1000.0 * self.dims.trunk_length
+        looking_up = float(targets[first][2]) > shoulder_mm + 150.0
+        base = replace(Posture.neutral(seated=self.profile.seated),
+                       neck_flexion=-20.0 if looking_up else 15.0 + fatigue_deg, trunk_flexion=0.5 * fatigue_deg)
         second = "left" if first == "right" else "right"
         shift = max(-SIDESTEP_MM, min(SIDESTEP_MM, float(targets[first][0]) - self.home_x))
         stance = replace(self.stance, x_mm=self.home_x + (0.0 if self.profile.seated else shift))

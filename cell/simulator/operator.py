@@ -21,7 +21,7 @@ from cell.messages import StepState, TaskEvent
 SRC = "sim-operator"
 
 # bench-mm height above the zone top that a reach of each kind ends at
-REACH_HEIGHT_MM = {"near": 80.0, "normal": 80.0, "far": 60.0, "high": 450.0, "overhead": 750.0, "low": -250.0}
+REACH_HEIGHT_MM = {"near": 80.0, "normal": 80.0, "far": 60.0, "high": 500.0, "overhead": 1000.0, "low": -250.0}
 
 
 @dataclass(frozen=True)
@@ -152,12 +152,13 @@ class SimulatedOperator:
             self._emit(t, "place", state, step.place.zone)
         work_zone = step.place.zone if step.place else (step.highlight[0] if step.highlight else None)
         if hold > 0 and work_zone:
+            # works at the part, at the height the step's posture profile says: a static hold
             p = self._point(work_zone, reach)
-            other = "left" if side == "right" else "right"
+            t_work = self._move(t, side, p, 0.5 * move_time)
             if step.posture.two_handed:
-                t_other = self._move(t - move_time, other, (p[0] - 80, p[1], p[2]), move_time)
-                t = max(t, t_other)
-            t += hold  # works at the fixture: a static hold
+                other = "left" if side == "right" else "right"
+                t_work = max(t_work, self._move(t, other, (p[0] - 80, p[1], p[2]), 0.5 * move_time))
+            t = t_work + hold
         if step.press:
             t = self._move(t, side, self._point(step.press, "normal"), move_time)
             self._emit(t, "press", state, step.press)
