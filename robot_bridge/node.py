@@ -40,6 +40,7 @@ class RobotNode(Node):
         self._last: tuple | None = None
         self._next_status = 0.0
         self._paused_for_engine = False
+        self._engine_seen = False  # no motion before the first engine heartbeat
         self._runs: dict[str, RobotReply] = {}  # run cmd_id -> reply: a re-sent run is not run twice
 
     def _status(self, now: float) -> RobotStatus:
@@ -54,6 +55,7 @@ class RobotNode(Node):
 
     def on_message(self, msg: Message, now: float) -> None:
         if isinstance(msg, Heartbeat) and msg.src == "engine":
+            self._engine_seen = True
             self.engine_watch.feed("engine", now)
             if self._paused_for_engine:
                 self._paused_for_engine = False
@@ -65,7 +67,8 @@ class RobotNode(Node):
     def on_command(self, msg: Message, now: float) -> Message | None:
         if not isinstance(msg, RobotCommand):
             return None
-        if not self.engine_watch.alive("engine", now) and msg.action in ("run", "resume"):
+        engine_alive = self._engine_seen and self.engine_watch.alive("engine", now)
+        if not engine_alive and msg.action in ("run", "resume"):
             return RobotReply(src=self.name, t=now, cmd_id=msg.cmd_id, ok=False,
                               error="no live engine heartbeat: no motion")
         if msg.action == "run" and msg.cmd_id in self._runs:

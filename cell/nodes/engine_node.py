@@ -26,6 +26,7 @@ CAMERA_NODES = ("sim-operator", "vision")
 
 
 class EngineNode(Node):
+    STORE_WAIT_S = 10.0  # a fresh engine waits this long for the event log before starting orders
     def __init__(self, config: CellConfig, endpoints: BusEndpoints, options):
         super().__init__("engine", endpoints,
                          topics=["task.event", "robot.status", "ergo.score", "stress.estimate",
@@ -46,6 +47,7 @@ class EngineNode(Node):
         self.robot_watch = Watchdog(config.thresholds.engine_lost_s)
         self._saved = b""
         self._last_robot: RobotStatus | None = None
+        self._orders_pending_since: float | None = None
 
     # ---- persistence -------------------------------------------------------------------
     def _load_state(self) -> EngineState | None:
@@ -120,14 +122,21 @@ class EngineNode(Node):
                      + (f"order {o.order_id}, unit {o.unit}, step {o.step_index + 1}" if o else "no open order"))
             self._send_outbox(now)  # what the last run decided but may not have sent
             self._emit(self.core.resume_after_restart(now), now)
-        elif self.options.start_orders:
-            out: list[Message] = []
-            for spec in self.config.orders:
-                out.extend(self.core.start_order(spec.task, spec.quantity, now))
-            self._emit(out, now)
+        elif self.options.start_orders and self.config.orders:
+            self._orders_pending_since = now  # started once the event log listens (on_message/on_tick)
+
+    def _start_orders(self, now: float, why: str) -> None:
+        self._orders_pending_since = None
+        self.log("info", f"starting the work orders of the cell ({why})")
+        out: list[Message] = []
+        for spec in self.config.orders:
+            out.extend(self.core.start_order(spec.task, spec.quantity, now))
+        self._emit(out, now)
 
     def on_message(self, msg: Message, now: float) -> None:
         if isinstance(msg, Heartbeat):
+            if msg.src == "store" and self._orders_pending_since is not None:
+                self._start_orders(now, "the event log is listening")
             if msg.src in CAMERA_NODES:
                 self.camera_watch.feed("camera", now)
                 self._clear_if_lost("camera", now)
@@ -148,6 +157,10 @@ class EngineNode(Node):
             self._emit(self.core.handle(fault, now), now)
 
     def on_tick(self, now: float) -> None:
+        if self._orders_pending_since is not None and now - self._orders_pending_since > self.STORE_WAIT_S:
+            self.log("warning", f"no event log (store node) heard within {self.STORE_WAIT_S:g} s; "
+                     "starting the work orders without it")
+            self._start_orders(now, "no event log")
         for _ in self.camera_watch.expired(now):
             text = f"no camera frames for {self.config.thresholds.camera_lost_s:g} s"
             fault = Fault(src=self.name, t=now, component="camera", severity="pause", text=text)

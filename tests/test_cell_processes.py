@@ -1,0 +1,225 @@
+"""The cell as processes and threads on a real bus: garbage in, a killed engine, a clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgspec
+import pytest
+import zmq
+
+from cell.bus import CommandClient, CommandTimeout, Publisher, Subscriber
+from cell.config import StoreSettings
+from cell.config_loader import load_config
+from cell.demo import demo_config
+from cell.messages import Heartbeat, RobotCommand, StepState, frames
+from cell.nodes import RunOptions, endpoints, make_node
+from cell.store import EventStore
+from tests.helpers_nodes import running_bus, wait_until
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "configs" / "lamp-cell.yaml"
+NODE_NAMES = ["store", "engine", "ergonomics", "projection", "robot", "sim-operator"]
+
+
+def garbage_for(topic: str) -> list[list[bytes]]:
+    """Five kinds of bad input on one topic: not msgpack, wrong frame count, wrong topic for
+    the type, a field of the wrong type, and a message of a future schema version."""
+    good = StepState(src="x", t=0.0, seq=1, order_id="o", task_id="desk-lamp", step_id="base_to_fixture",
+                     step_index=0, step_count=10, phase="active", assignee="operator", unit=1, units_total=1)
+    as_map = msgspec.to_builtins(good)
+    wrong_type = dict(as_map, step_index="three")
+    future = dict(as_map, v=99)
+    t = topic.encode()
+    return [
+        [t, b"\x00\xffgarbage bytes"],
+        [t, b"a", b"b"],
+        [t, frames(Heartbeat(src="x", t=0.0, seq=1))[1]],
+        [t, msgspec.msgpack.encode(wrong_type)],
+        [t, msgspec.msgpack.encode(future)],
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_garbage_to_every_node_is_counted_and_dropped(tmp_path):
+    cfg = load_config(EXAMPLE)
+    cfg = cfg.model_copy(update={"store": StoreSettings(path=tmp_path / "events.sqlite")})
+    options = RunOptions(state_dir=str(tmp_path / "state"), frames_dir=str(tmp_path / "frames"), speed=4.0)
+    with running_bus() as (ctx, ep, _proxy):
+        nodes = {name: make_node_at(name, cfg, ep, options) for name in NODE_NAMES}
+        threads = {name: node.start_thread() for name, node in nodes.items()}
+        sub = Subscriber(ctx, ep.sub, ["heartbeat."])
+        pub = Publisher(ctx, ep.pub)
+        try:
+            # every node is up (it heartbeats) and, a moment later, all subscriptions reached the proxy
+            alive: set[str] = set()
+
+            def all_alive() -> bool:
+                while (msg := sub.recv(50)) is not None:
+                    alive.add(msg.src)
+                return alive >= set(nodes)
+
+            assert wait_until(all_alive, timeout_s=20.0), alive
+            time.sleep(1.0)
+            expected = {name: 0 for name in nodes}
+            sent_topics = []
+            for name, node in nodes.items():
+                topic = node.topics[0] or "step.state"
+                topic += "x" if topic.endswith(".") else ""
+                assert pub.wait_subscribed(topic, 5.0), f"{name} never subscribed to {topic}"
+                for parts in garbage_for(topic):
+                    pub.send_raw(parts)
+                sent_topics.append(topic)
+            # every node counts what reached it: the garbage on each topic it subscribes to
+            for name, node in nodes.items():
+                for topic in sent_topics:
+                    if any(topic.startswith(prefix) for prefix in node.topics):
+                        expected[name] += 5
+            # the two command sockets get garbage too
+            for endpoint, n in ((ep.engine, "engine"), (ep.command, "robot")):
+                raw = ctx.socket(zmq.DEALER)
+                raw.setsockopt(zmq.IDENTITY, b"engine")
+                raw.setsockopt(zmq.LINGER, 2000)  # closing must not drop what is still queued
+                raw.connect(endpoint)
+                raw.send_multipart([b"req1", b"", b"\xc1not msgpack"])
+                raw.send_multipart([b"req2", b"", msgspec.msgpack.encode({"type": "RobotCommand", "cmd_id": 5})])
+                raw.close()
+                expected[n] += 2
+
+            latest: dict[str, Heartbeat] = {}
+
+            def counted() -> bool:
+                while (msg := sub.recv(50)) is not None:
+                    if isinstance(msg, Heartbeat):
+                        latest[msg.src] = msg
+                return all(latest.get(n) is not None and latest[n].counters.get("malformed", 0) >= expected[n]
+                           for n in nodes)
+
+            assert wait_until(counted, timeout_s=20.0), (expected, {n: latest[n].counters["malformed"]
+                                                                    for n in latest})
+            for name, (thread, _stop) in threads.items():
+                assert thread.is_alive(), f"{name} died on bad input"
+                assert latest[name].counters["malformed"] == expected[name], (name, latest[name].counters)
+            # and the engine still answers: it kept working through all that
+            client = CommandClient(ctx, ep.engine, "probe")
+            from cell.messages import EngineCommand
+            snap = client.request(EngineCommand(src="probe", t=0.0, action="snapshot"), 3.0)
+            assert snap.step is not None and snap.step.order_id.startswith(cfg.cell.id)
+            client.close()
+        finally:
+            sub.close()
+            pub.close(0)
+            for thread, stop in threads.values():
+                stop.set()
+            for thread, _ in threads.values():
+                thread.join(10)
+
+
+def make_node_at(name, cfg, ep, options):
+    """A node of the cell on the test's own bus endpoints."""
+    from importlib import import_module
+
+    from cell.nodes import NODES
+
+    module, cls = NODES[name].split(":")
+    return getattr(import_module(module), cls)(cfg, ep, options)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_robot_bridge_takes_commands_only_from_the_engine(tmp_path):
+    cfg = load_config(EXAMPLE)
+    options = RunOptions(state_dir=str(tmp_path / "state"))
+    with running_bus() as (ctx, ep, _proxy):
+        robot = make_node_at("robot", cfg, ep, options)
+        thread, stop = robot.start_thread()
+        try:
+            intruder = CommandClient(ctx, ep.command, "someone-else")
+            with pytest.raises(CommandTimeout):
+                intruder.request(RobotCommand(src="x", t=0.0, cmd_id="c1", action="run", step_id="fit_shade",
+                                              program="fit_shade.urp"), 1.0)
+            intruder.close()
+            assert wait_until(lambda: robot.counters["rejected"] >= 1, 3.0)
+            # without an engine heartbeat the bridge refuses to move
+            engine = CommandClient(ctx, ep.command, "engine")
+            reply = engine.request(RobotCommand(src="engine", t=0.0, cmd_id="c2", action="run", step_id="fit_shade",
+                                                program="fit_shade.urp"), 2.0)
+            assert not reply.ok and "heartbeat" in reply.error
+            engine.close()
+        finally:
+            stop.set()
+            thread.join(10)
+
+
+def wait_for(sub: Subscriber, predicate, timeout_s: float, seen: list):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        msg = sub.recv(100)
+        if msg is None:
+            continue
+        seen.append(msg)
+        if predicate(msg):
+            return msg
+    raise AssertionError(f"timed out; last messages: {seen[-5:]}")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+def test_engine_killed_mid_order_resumes_at_the_same_step_and_loses_no_event(tmp_path):
+    path = demo_config(EXAMPLE, tmp_path, window=False)
+    cfg = load_config(path)
+    ctx = zmq.Context.instance()
+    sub = Subscriber(ctx, endpoints(cfg).sub, ["step.state", "heartbeat.engine"])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cell", "run", str(path), "--state-dir", str(tmp_path / "state"),
+         "--frames-dir", str(tmp_path / "frames"), "--speed", "5", "--operator", "op-experienced-02"],
+        cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    seen: list = []
+    try:
+        beat = wait_for(sub, lambda m: isinstance(m, Heartbeat) and m.src == "engine", 30, seen)
+        old_pid = beat.pid
+        # let the order get going: into the third step of the first unit
+        wait_for(sub, lambda m: isinstance(m, StepState) and m.step_index >= 2 and m.phase == "active", 60, seen)
+        before = [m for m in seen if isinstance(m, StepState)][-1]
+        os.kill(old_pid, signal.SIGKILL)
+        beat = wait_for(sub, lambda m: isinstance(m, Heartbeat) and m.src == "engine" and m.pid != old_pid, 30, seen)
+        first = wait_for(sub, lambda m: isinstance(m, StepState) and m.seq > before.seq, 30, seen)
+        # the restarted engine picks up where it was (or, if the kill came after a step was
+        # saved as done, at the next step of the same order)
+        assert first.order_id == before.order_id and first.unit == before.unit
+        assert first.step_index in (before.step_index, before.step_index + 1), (before, first)
+        # and work goes on: two more steps get done after the restart
+        done_after = []
+        wait_for(sub, lambda m: isinstance(m, StepState) and m.phase == "done" and m.seq > first.seq
+                 and (done_after.append(m) or len(done_after) >= 2), 60, seen)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            out, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+        sub.close()
+    log = out.decode(errors="replace")
+    assert "engine" in log and "restart" in log.lower(), log[-2000:]
+    store = EventStore(cfg.resolve(cfg.store.path))
+    try:
+        states = list(store.events("StepState"))
+    finally:
+        store.close()
+    seqs = sorted({s["seq"] for s in states})
+    assert seqs == list(range(1, seqs[-1] + 1)), "a step state is missing from the event log"
+    # every step was done once, in order, across the restart
+    done = [(s["unit"], s["step_index"]) for s in states if s["phase"] == "done" and not s["order_done"]]
+    unique = list(dict.fromkeys(done))
+    assert unique == [(1, i) for i in range(len(unique))] or unique[:10] == [(1, i) for i in range(10)]
+    assert len(unique) >= before.step_index + 2
