@@ -18,7 +18,7 @@ from rich.live import Live
 from rich.table import Table
 from ruamel.yaml import YAML
 
-from cell.bus import Subscriber
+from cell.bus import Subscriber, snapshot_request
 from cell.config import CellConfig
 from cell.config_loader import load_config
 from cell.messages import (
@@ -90,6 +90,11 @@ class LiveStatus:
         if isinstance(msg, Heartbeat):
             self.nodes[msg.src] = msg
         elif isinstance(msg, StepState):
+            if msg.phase == "active" and (self.step is None or (self.step.unit, self.step.step_id, self.step.assignee)
+                                          != (msg.unit, msg.step_id, msg.assignee)):
+                why = f" ({self.alloc.reason})" if self.alloc and self.alloc.step_id == msg.step_id else ""
+                self.lines.append(f"unit {msg.unit} step {msg.step_index + 1}/{msg.step_count} {msg.step_id}: "
+                                  f"{msg.assignee}{why}")
             if msg.phase == "done" and not msg.order_done:
                 self.done[msg.assignee] += 1
                 if msg.step_index == msg.step_count - 1:
@@ -98,8 +103,8 @@ class LiveStatus:
             self.step = msg
         elif isinstance(msg, Allocation):
             self.alloc = msg
-            if msg.reassigned:
-                self.lines.append(f"{msg.step_id} -> {msg.assignee}: {msg.reason}")
+            if msg.reassigned and self.step is not None and self.step.step_id == msg.step_id:
+                self.lines.append(f"{msg.step_id} moved to the {msg.assignee}: {msg.reason}")
         elif isinstance(msg, RobotStatus):
             self.robot = msg
         elif isinstance(msg, ErgonomicScore):
@@ -183,11 +188,15 @@ def run_demo(config_path: Path, config: CellConfig, *, duration_s: float, operat
             while (elapsed := time.monotonic() - t0) < duration_s:
                 end = time.monotonic() + 0.25
                 while (msg := sub.recv(timeout_ms=max(0.0, (end - time.monotonic()) * 1000))) is not None:
+                    if status.step is None and isinstance(msg, Heartbeat) and msg.src == "engine":
+                        snap = snapshot_request(ctx, endpoints(cfg), 1.0, src="demo")  # a late joiner
+                        if snap is not None and snap.step is not None:
+                            status.take(snap.step)
                     status.take(msg)
                 sup.poll()
                 for line in status.lines[shown:]:
                     if not console.is_terminal:
-                        console.print(f"{elapsed:5.1f} s  {line}")
+                        console.print(f"{elapsed:5.1f} s  {line}", soft_wrap=True)
                 shown = len(status.lines)
                 live.update(status.table(elapsed, duration_s))
     except KeyboardInterrupt:
@@ -244,11 +253,11 @@ def render_preview(config: CellConfig, *, task_id: str | None, step_id: str | No
     import os
 
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    import pygame
-
-    from projection.bench_view import bench_view
+    from projection.bench_view import bench_view  # first: it quiets pygame's banner
     from projection.geometry import BenchToProjector
     from projection.renderer import BenchRenderer, save_png
+
+    import pygame
 
     task = config.task(task_id) if task_id else config.tasks[0]
     step = task.step(step_id) if step_id else task.steps[0]
@@ -257,7 +266,8 @@ def render_preview(config: CellConfig, *, task_id: str | None, step_id: str | No
     state = StepState(src="preview", t=0.0, seq=0, order_id="preview", task_id=task.id, step_id=step.id,
                       step_index=idx, step_count=len(task.steps), phase="active", assignee=assignee,  # type: ignore[arg-type]
                       unit=1, units_total=1)
-    pygame.init()
+    pygame.display.init()
+    pygame.font.init()
     pj = config.projector
     mapping = (BenchToProjector.load(config.resolve(pj.calibration)) if pj.calibration else
                BenchToProjector.default(config.bench.width_mm, config.bench.depth_mm, *pj.resolution))

@@ -57,7 +57,8 @@ class ProjectionNode(Node):
         from projection.geometry import BenchToProjector
         from projection.renderer import BenchRenderer, ProjectorWindow
 
-        pygame.init()
+        pygame.display.init()
+        pygame.font.init()
         pj = self.config.projector
         if pj.calibration is not None:
             mapping = BenchToProjector.load(self.config.resolve(pj.calibration))
