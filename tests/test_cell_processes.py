@@ -223,3 +223,39 @@ def test_engine_killed_mid_order_resumes_at_the_same_step_and_loses_no_event(tmp
     unique = list(dict.fromkeys(done))
     assert unique == [(1, i) for i in range(len(unique))] or unique[:10] == [(1, i) for i in range(10)]
     assert len(unique) >= before.step_index + 2
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_lost_camera_pauses_the_order_and_the_bench_says_so(tmp_path):
+    cfg = load_config(EXAMPLE)
+    cfg = cfg.model_copy(update={"store": StoreSettings(path=tmp_path / "events.sqlite")})
+    options = RunOptions(state_dir=str(tmp_path / "state"), frames_dir=str(tmp_path / "frames"), speed=4.0)
+    with running_bus() as (ctx, ep, _proxy):
+        nodes = {name: make_node_at(name, cfg, ep, options) for name in NODE_NAMES}
+        threads = {name: node.start_thread() for name, node in nodes.items()}
+        sub = Subscriber(ctx, ep.sub, ["step.state"])
+        seen: list = []
+        try:
+            wait_for(sub, lambda m: m.phase == "done", 30, seen)  # the cell works
+            cam_thread, cam_stop = threads.pop("sim-operator")
+            cam_stop.set()
+            cam_thread.join(10)
+            paused = wait_for(sub, lambda m: m.paused, 15, seen)
+            assert "camera" in paused.pause_reason
+            projection = nodes["projection"]
+            assert wait_until(lambda: projection.view is not None and projection.view.banner is not None
+                              and projection.view.banner.kind == "fault", 5.0)
+            assert "camera" in projection.view.banner.text
+            # the camera comes back: the order goes on
+            camera = make_node_at("sim-operator", cfg, ep, options)
+            threads["sim-operator"] = camera.start_thread()
+            resumed = wait_for(sub, lambda m: not m.paused, 15, seen)
+            assert (resumed.order_id, resumed.unit) == (paused.order_id, paused.unit)
+            wait_for(sub, lambda m: m.phase == "done" and m.seq > resumed.seq, 30, seen)
+        finally:
+            sub.close()
+            for _thread, stop in threads.values():
+                stop.set()
+            for thread, _ in threads.values():
+                thread.join(10)
