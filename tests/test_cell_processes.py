@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -48,15 +49,28 @@ def garbage_for(topic: str) -> list[list[bytes]]:
     ]
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(90)
-def test_garbage_to_every_node_is_counted_and_dropped(tmp_path):
+@contextlib.contextmanager
+def cell_in_threads(tmp_path):
+    """Every node of the example cell in threads on a private bus (event log and state in tmp_path)."""
     cfg = load_config(EXAMPLE)
     cfg = cfg.model_copy(update={"store": StoreSettings(path=tmp_path / "events.sqlite")})
     options = RunOptions(state_dir=str(tmp_path / "state"), frames_dir=str(tmp_path / "frames"), speed=4.0)
     with running_bus() as (ctx, ep, _proxy):
         nodes = {name: make_node_at(name, cfg, ep, options) for name in NODE_NAMES}
         threads = {name: node.start_thread() for name, node in nodes.items()}
+        try:
+            yield cfg, ctx, ep, options, nodes, threads
+        finally:
+            for _thread, stop in threads.values():
+                stop.set()
+            for thread, _ in threads.values():
+                thread.join(10)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_garbage_to_every_node_is_counted_and_dropped(tmp_path):
+    with cell_in_threads(tmp_path) as (cfg, ctx, ep, options, nodes, threads):
         sub = Subscriber(ctx, ep.sub, ["heartbeat."])
         pub = Publisher(ctx, ep.pub)
         try:
@@ -118,10 +132,6 @@ def test_garbage_to_every_node_is_counted_and_dropped(tmp_path):
         finally:
             sub.close()
             pub.close(0)
-            for thread, stop in threads.values():
-                stop.set()
-            for thread, _ in threads.values():
-                thread.join(10)
 
 
 def make_node_at(name, cfg, ep, options):
@@ -228,12 +238,7 @@ def test_engine_killed_mid_order_resumes_at_the_same_step_and_loses_no_event(tmp
 @pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_lost_camera_pauses_the_order_and_the_bench_says_so(tmp_path):
-    cfg = load_config(EXAMPLE)
-    cfg = cfg.model_copy(update={"store": StoreSettings(path=tmp_path / "events.sqlite")})
-    options = RunOptions(state_dir=str(tmp_path / "state"), frames_dir=str(tmp_path / "frames"), speed=4.0)
-    with running_bus() as (ctx, ep, _proxy):
-        nodes = {name: make_node_at(name, cfg, ep, options) for name in NODE_NAMES}
-        threads = {name: node.start_thread() for name, node in nodes.items()}
+    with cell_in_threads(tmp_path) as (cfg, ctx, ep, options, nodes, threads):
         sub = Subscriber(ctx, ep.sub, ["step.state"])
         seen: list = []
         try:
@@ -255,7 +260,3 @@ def test_lost_camera_pauses_the_order_and_the_bench_says_so(tmp_path):
             wait_for(sub, lambda m: m.phase == "done" and m.seq > resumed.seq, 30, seen)
         finally:
             sub.close()
-            for _thread, stop in threads.values():
-                stop.set()
-            for thread, _ in threads.values():
-                thread.join(10)

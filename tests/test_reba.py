@@ -6,37 +6,13 @@ parser) or are worked out by hand in the comments, never from running the code.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from ergonomics import reba
 from ergonomics.angles import ArmAngles, JointAngles
 from ergonomics.landmarks import Side
 from ergonomics.reba import Coupling
-
-REFERENCE = Path(__file__).resolve().parents[1] / "ergonomics" / "data" / "rula-reba-tables.md"
-
-
-def reference_tables() -> dict[tuple[str, str], list[list[str]]]:
-    """{("RULA"|"REBA", "Table A"|...): body rows as lists of cell texts} from the markdown."""
-    tables: dict[tuple[str, str], list[list[str]]] = {}
-    method = table = None
-    for line in REFERENCE.read_text(encoding="utf-8").splitlines():
-        if line.startswith("## "):
-            method, table = line[3:].strip(), None
-        elif line.startswith("### "):
-            table = line[4:].split("—")[0].strip()
-        elif line.startswith("|") and method and table:
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if all(set(c) <= set("-: ") for c in cells):
-                continue  # the |---| separator
-            tables.setdefault((method, table), []).append(cells)
-    return {key: rows[1:] for key, rows in tables.items()}  # drop the header rows
-
-
-TABLES = reference_tables()
-
+from tests.reference_tables import TABLES
 
 # ------------------------------------------------------------------ tables, every cell
 
