@@ -179,6 +179,9 @@ def run(config: Path = typer.Argument(..., help="the cell YAML"),
     typer.echo(f"cell {cfg.cell.id}: starting {', '.join(names)} (logs in {state_dir / 'logs'})", err=True)
     sup.start()
     sup.run_until()
+    restarts = ", ".join(f"{n} {k}x" for n, k in sup.restarts.items() if k) or "none"
+    typer.echo(f"cell {cfg.cell.id}: all nodes stopped (restarts: {restarts}); engine state kept in "
+               f"{state_dir} - the next `cell run` resumes the open work order", err=True)
 
 
 @app.command()
