@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", min_length=1, max_length=64)]
 LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2}$")]
@@ -266,8 +266,9 @@ class Thresholds(Model):
     high_stress: float = Field(default=0.7, gt=0, le=1)
     hand_dwell_s: float = Field(default=0.3, ge=0)
     hand_exit_margin_mm: float = Field(default=20, ge=0)
-    camera_lost_s: float = Field(default=2.0, gt=0)
-    engine_lost_s: float = Field(default=2.0, gt=0)
+    camera_lost_s: float = Field(default=2.0, gt=0, description="camera silent this long: the order pauses")
+    engine_lost_s: float = Field(default=2.0, gt=0, description="engine silent this long: the cobot pauses")
+    robot_lost_s: float = Field(default=2.0, gt=0, description="robot bridge silent this long: no new cobot work")
 
 
 class AllocationSettings(Model):
@@ -309,13 +310,12 @@ class CellConfig(Model):
     store: StoreSettings = Field(default_factory=StoreSettings)
     orders: list[WorkOrderSpec] = Field(default_factory=list)
 
-    # where the config came from; relative paths inside it resolve against this
-    source: Path | None = Field(default=None, exclude=True)
+    # the file the config came from (set by the loader, not a YAML key)
+    _source: Path | None = PrivateAttr(default=None)
 
-    @field_validator("source")
-    @classmethod
-    def _abs(cls, v: Path | None) -> Path | None:
-        return v.resolve() if v is not None else None
+    @property
+    def source(self) -> Path | None:
+        return self._source
 
     def zone(self, zone_id: str) -> Zone:
         for z in self.zones:

@@ -56,6 +56,15 @@ def _checks(c: CellConfig) -> Iterator[Problem]:
 
     device_ids = [d.id for d in c.devices]
     all_steps: set[str] = set()
+    # robot programs and operator limits name steps by id across tasks, so ids are unique cell-wide
+    first_task: dict[str, str] = {}
+    for ti, task in enumerate(c.tasks):
+        for si, step in enumerate(task.steps):
+            if step.id in first_task and first_task[step.id] != task.id:
+                yield (("tasks", ti, "steps", si, "id"), f"step id '{step.id}' is also used in task "
+                       f"'{first_task[step.id]}'; step ids must be unique in the cell (robot programs and "
+                       "operator limits name steps by id)")
+            first_task.setdefault(step.id, task.id)
     for ti, task in enumerate(c.tasks):
         step_ids = [s.id for s in task.steps]
         yield from _duplicates(step_ids, ("tasks", ti, "steps"), "step")
@@ -92,8 +101,9 @@ def _checks(c: CellConfig) -> Iterator[Problem]:
                            f"program for it; allowed: operator, or add robot.programs.{step.id}")
             if step.plan is not None and step.who != "both":
                 yield here + ("plan",), f"'plan' is only for steps with who: both (this step has who: {step.who})"
-            if step.verify.by == "robot" and step.who == "operator":
-                yield here + ("verify", "by"), "verify by 'robot' only fits steps the cobot may do"
+            if step.verify.by == "robot" and step.who != "cobot":
+                yield (here + ("verify", "by"), "verify by 'robot' only fits cobot-only steps (who: cobot); "
+                       "a step an operator may do needs a way to see the operator finish it")
             if c.cell.language not in step.instruction:
                 yield (here + ("instruction",), f"no instruction in the cell language '{c.cell.language}'; "
                        f"given: {_allowed(sorted(step.instruction))}")
@@ -114,9 +124,21 @@ def _checks(c: CellConfig) -> Iterator[Problem]:
                 if sid not in all_steps:
                     yield (("operators", oi, "limits", field, k),
                            f"'{sid}' is not a step; allowed: {_allowed(sorted(all_steps))}")
+        lim = op.limits
         for task in c.tasks:
             for step in task.steps:
-                if step.id in op.limits.forbidden_steps and step.who == "operator":
-                    yield (("operators", oi, "limits", "forbidden_steps"),
-                           f"step '{step.id}' is forbidden for '{op.id}' but only the operator may do it "
-                           f"(who: operator); allowed: steps with who 'both' or 'cobot'")
+                if step.who != "operator":
+                    continue
+                clash = None
+                if step.id in lim.forbidden_steps:
+                    clash = ("forbidden_steps", "is forbidden for")
+                elif lim.max_load_kg is not None and step.load_kg > lim.max_load_kg:
+                    clash = ("max_load_kg", f"weighs {step.load_kg:g} kg, above the limit of")
+                elif lim.no_overhead and step.posture.reach in ("high", "overhead"):
+                    clash = ("no_overhead", "needs a high reach, ruled out for")
+                elif lim.no_low_reach and step.posture.reach == "low":
+                    clash = ("no_low_reach", "needs a low reach, ruled out for")
+                if clash:
+                    yield (("operators", oi, "limits", clash[0]),
+                           f"step '{step.id}' {clash[1]} '{op.id}' but only a person may do it (who: operator); "
+                           "make the step who: both (the cobot takes it) or change this profile")

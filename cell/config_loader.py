@@ -30,6 +30,11 @@ from cell.config import CellConfig
 Loc = tuple[str | int, ...]
 PATH_KEYS = {"calibration", "path"}
 LIST_SECTIONS = {"zones", "tasks", "operators", "devices", "orders"}
+PATTERN_WORDS = {  # the id patterns of cell.config, in words
+    r"^[a-z0-9][a-z0-9_.-]*$": "lower-case letters, digits, '_', '-' and '.', starting with a letter or digit",
+    r"^[a-z0-9][a-z0-9_-]*$": "a pseudonym of lower-case letters, digits, '_' and '-' (no names, no dots)",
+    r"^[a-z]{2}$": "a two-letter language code such as nl, en, fr",
+}
 
 
 @dataclass(frozen=True)
@@ -241,8 +246,8 @@ def _allowed(err: dict) -> str:
     if t == "literal_error":
         return f"got {err.get('input')!r}; allowed: {ctx.get('expected')}"
     if t == "string_pattern_mismatch":
-        return (f"got {err.get('input')!r}; allowed: lower-case letters, digits, '_', '-', '.' "
-                f"(pattern {ctx.get('pattern')})")
+        what = PATTERN_WORDS.get(ctx.get("pattern", ""), f"text matching {ctx.get('pattern')}")
+        return f"got {err.get('input')!r}; allowed: {what}"
     if t.startswith(("greater", "less")) or t in ("too_short", "too_long"):
         return f"got {err.get('input')!r}; allowed: {err['msg'].lower()}"
     if "input" in err and t not in ("value_error", "assertion_error"):
@@ -279,7 +284,8 @@ def load_config(path: str | Path) -> CellConfig:
         raise ConfigError([ConfigProblem(str(path), 1, "(top level)",
                                          "a cell file is a mapping of sections: cell, bench, zones, tasks, operators, ...")])
     try:
-        config = CellConfig.model_validate({**data, "source": path})
+        config = CellConfig.model_validate(data)
+        config._source = path.resolve()
     except ValidationError as exc:
         raise ConfigError(_validation_problems(data, lines, exc)) from None
     problems = []

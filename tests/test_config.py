@@ -64,7 +64,10 @@ BROKEN = [
      "tasks[0].steps[3].who", "allowed"),
     ("lamp-cell.yaml", "  driver: sim ", "  driver: kuka ", "robot.driver", "'sim', 'ur' or 'serial'"),
     ("operators.yaml", "      max_load_kg: 2.0", "      max_load_kg: -2", "operators[2].limits.max_load_kg", "greater than"),
-    ("operators.yaml", "  - id: op-novice-01", "  - id: Jan Peeters", "operators[0].id", "pattern"),
+    ("operators.yaml", "  - id: op-novice-01", "  - id: Jan Peeters", "operators[0].id", "pseudonym"),
+    ("lamp-cell.yaml", "cell:\n", "source: other.yaml\ncell:\n", "source", "unknown key"),
+    ("operators.yaml", "      max_load_kg: 2.0", "      max_load_kg: 1.0", "operators[2].limits.max_load_kg",
+     "only a person may do it"),
     ("lamp-cell.yaml", "    unload_lamp:  {program: unload_lamp.urp,  duration_s: 7}",
      "    unload_lamp:  {program: unload_lamp.urp,  duration_s: 7}\n    glue_shade: {program: glue.urp}",
      "robot.programs.glue_shade", "not a step"),
@@ -127,6 +130,22 @@ def test_section_in_two_files_is_reported(cell_dir: Path):
         f.write("bench: {width_mm: 1, depth_mm: 1}\n")
     found = problems(cell_dir / "lamp-cell.yaml")
     assert any(p.field == "bench" and "more than one file" in p.message for p in found)
+
+
+def test_step_ids_are_unique_across_tasks(cell_dir: Path):
+    (cell_dir / "tasks" / "second.yaml").write_text(
+        "tasks:\n"
+        "  - id: wall-lamp\n"
+        "    name: {nl: Wandlamp}\n"
+        "    steps:\n"
+        "      - id: check_lamp\n"
+        "        title: {nl: Controle}\n"
+        "        instruction: {nl: Druk op klaar}\n"
+        "        action: confirm\n")
+    edit(cell_dir / "lamp-cell.yaml", "  - operators.yaml", "  - operators.yaml\n  - tasks/second.yaml")
+    (p,) = problems(cell_dir / "lamp-cell.yaml")
+    assert p.file.endswith("second.yaml") and p.line == 5 and p.field == "tasks[1].steps[0].id"
+    assert "also used in task 'desk-lamp'" in p.message
 
 
 def test_every_error_is_reported_not_just_the_first(cell_dir: Path):

@@ -44,7 +44,7 @@ class EngineNode(Node):
                                state=state)
         self.robot = CommandClient(self.ctx, endpoints.command, "engine") if config.robot else None
         self.camera_watch = Watchdog(config.thresholds.camera_lost_s)
-        self.robot_watch = Watchdog(config.thresholds.engine_lost_s)
+        self.robot_watch = Watchdog(config.thresholds.robot_lost_s)
         self._saved = b""
         self._last_robot: RobotStatus | None = None
         self._orders_pending_since: float | None = None
@@ -169,7 +169,7 @@ class EngineNode(Node):
             self._emit(self.core.handle(fault, now), now)
         for _ in self.robot_watch.expired(now):
             self._emit(self._robot_fault(f"no heartbeat from the cobot bridge for "
-                                         f"{self.config.thresholds.engine_lost_s:g} s", now), now)
+                                         f"{self.config.thresholds.robot_lost_s:g} s", now), now)
         self._emit(self.core.tick(now), now)
 
     def on_command(self, msg: Message, now: float) -> Message | None:
