@@ -30,7 +30,7 @@ from cell.messages import (
     StepState,
     frames,
 )
-from tests.helpers_nodes import free_ports, local_endpoints, pose, running_bus, serving
+from tests.helpers_nodes import free_ports, local_endpoints, pose, running_bus, serving, wait_until
 
 
 def step_state() -> StepState:
@@ -73,7 +73,7 @@ def test_pub_proxy_sub_delivers_messages_intact() -> None:
         assert got == [beat, frame]
         assert isinstance(got[1], type(frame)) and got[1].hands_bench_mm["left"] == (100.0, 200.0, 0.0)
         assert sub.malformed == 0 and sub.received == 2
-        assert proxy.forwarded >= 2
+        assert wait_until(lambda: proxy.forwarded >= 2, 2.0)  # counted by the proxy thread just after sending
         pub.close(0)
         sub.close()
 
