@@ -116,11 +116,13 @@ class TaskEngine:
                         stress_confidence=self._stress.confidence, operator_share=share,
                         cobot_available=self.cobot_available())
 
-    def step_state(self, now: float, order_done: bool = False) -> StepState:
+    def step_state(self, now: float, order_done: bool = False, *, new: bool = True) -> StepState:
+        """The current state as a message; ``new=False`` repeats the last one (same ``seq``)."""
         o = self.state.current
         assert o is not None
         task = self.config.task(o.task_id)
-        self.state.seq += 1
+        if new:
+            self.state.seq += 1
         return StepState(
             src=self.src, t=now, seq=self.state.seq, order_id=o.order_id, task_id=o.task_id,
             step_id=task.steps[o.step_index].id, step_index=o.step_index, step_count=len(task.steps),
@@ -129,11 +131,7 @@ class TaskEngine:
             help_requested=self.state.help_requested, errors=o.errors, order_done=order_done)
 
     def snapshot(self, now: float, robot: RobotStatus | None = None) -> Snapshot:
-        step = None
-        if self.state.current is not None:
-            step = self.step_state(now)
-            self.state.seq -= 1  # a snapshot repeats the current state; it is not a new one
-            step = msgspec.structs.replace(step, seq=self.state.seq)
+        step = self.step_state(now, new=False) if self.state.current is not None else None
         return Snapshot(src=self.src, t=now, step=step, allocation=self._last_alloc, robot=robot,
                         orders_done=self.state.orders_done)
 

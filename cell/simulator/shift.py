@@ -24,6 +24,7 @@ from cell.simulator.camera import SimulatedCamera
 from cell.store import EventStore
 from ergonomics.assess import FrameAssessor
 from ergonomics.stress import StressEstimator
+from robot_bridge.driver import DriverError
 from robot_bridge.simulated import SimulatedCobot
 
 
@@ -142,8 +143,11 @@ class SimulatedShift:
                 self.cobot.resume(now)
             elif cmd.action == "stop":
                 self.cobot.stop(now)
-        except Exception as exc:  # the driver refused: the engine learns it from the status
-            self._log.append(Fault(src="sim-cobot", t=now, component="robot", severity="warning", text=str(exc)))
+        except DriverError as exc:  # refused, as the robot node would answer: the engine treats it as a fault
+            fault = Fault(src="sim-cobot", t=now, component="robot", severity="pause", text=str(exc))
+            self._log.append(fault)
+            self._last_robot = None  # the next status tells the engine the cobot's real mode again
+            return self.engine.handle(fault, now) + self._robot_status(now)
         return self._robot_status(now)
 
     def _robot_status(self, now: float) -> list[Message]:
