@@ -3,8 +3,7 @@
 The step decides what the posture alone cannot show: the load in the hands
 (``load_kg``), whether it is held still (``posture.hold_s`` over a minute
 counts as static muscle use) and how often it repeats (``repetitions`` per
-target time of 4 or more a minute counts as repetitive). Angles are cached
-per landmark array, so the same frame is not measured twice.
+target time of 4 or more a minute counts as repetitive).
 """
 
 from __future__ import annotations
@@ -26,20 +25,28 @@ def muscle_use(step: Step | None) -> tuple[bool, bool]:
 
 
 class FrameAssessor:
-    def __init__(self, config: CellConfig):
+    """Angles and RULA of frames at a step.
+
+    ``cache_size`` > 0 remembers the angles of landmark arrays it has seen (by identity): the
+    simulator reuses the same arrays for the same pose; a live node gets new arrays every
+    frame and keeps the default, no cache.
+    """
+
+    def __init__(self, config: CellConfig, cache_size: int = 0):
         self.config = config
-        self._angles: dict[int, JointAngles] = {}
+        self.cache_size = cache_size
+        self._angles: dict[int, tuple[np.ndarray, JointAngles]] = {}
 
     def angles(self, world: np.ndarray, visibility: np.ndarray | None,
                left_hand: np.ndarray | None, right_hand: np.ndarray | None) -> JointAngles:
-        key = id(world)
-        hit = self._angles.get(key)
-        if hit is not None and hit[0] is world:  # type: ignore[index]
-            return hit[1]  # type: ignore[index]
+        hit = self._angles.get(id(world))
+        if hit is not None and hit[0] is world:
+            return hit[1]
         a = joint_angles(world, visibility, left_hand=left_hand, right_hand=right_hand)
-        if len(self._angles) > 50000:
-            self._angles.clear()
-        self._angles[key] = (world, a)  # type: ignore[assignment]
+        if self.cache_size:
+            if len(self._angles) >= self.cache_size:
+                self._angles.clear()
+            self._angles[id(world)] = (world, a)  # the array is kept, so its id stays unique
         return a
 
     def rula(self, angles: JointAngles, step: Step | None) -> RulaAssessment:

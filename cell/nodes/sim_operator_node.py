@@ -32,8 +32,8 @@ class SimOperatorNode(Node):
             profile = profile.model_copy(update={"pace": profile.pace * options.speed})
         self.config = config
         self.profile = profile
-        self.person = SimulatedOperator(config, profile, seed=0)
-        self.camera = SimulatedCamera(config, profile)
+        self.person: SimulatedOperator | None = None  # made in on_start: its shift starts then
+        self.camera = SimulatedCamera(config, profile, cache_size=5000)  # a long-running node stays small
         self.engine_watch = Watchdog(config.thresholds.engine_lost_s)
         self.frame_dt = 1.0 / min(config.camera.fps, MAX_FPS)
         self._next_frame = 0.0
@@ -43,9 +43,7 @@ class SimOperatorNode(Node):
         self._engine_pid: int | None = None
 
     def on_start(self, now: float) -> None:
-        self.person.shift_start = now
-        self.person._strain_t = now
-        self.person._next_beat = now
+        self.person = SimulatedOperator(self.config, self.profile, seed=0, shift_start=now)
         self.engine_watch.expect("engine", now)
         self.status = f"simulated operator {self.profile.id}"
         snap = self.request_snapshot(1.0)

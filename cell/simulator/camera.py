@@ -37,7 +37,7 @@ class CameraFrame:
 
 
 class SimulatedCamera:
-    def __init__(self, config: CellConfig, profile: OperatorProfile, seed: int = 0):
+    def __init__(self, config: CellConfig, profile: OperatorProfile, cache_size: int = 60000):
         self.profile = profile
         self.dims = BodyDimensions.from_stature(profile.simulation.stature_m)
         self.home_x = config.bench.width_mm / 2
@@ -47,7 +47,7 @@ class SimulatedCamera:
             self.stance = OperatorStance.standing(self.dims, x_mm=self.home_x, bench_height_mm=config.bench.height_mm)
         self.camera = ImageProjection.facing_operator()
         self.dominant = profile.handedness
-        self._pose = lru_cache(maxsize=60000)(self._pose_uncached)
+        self._pose = lru_cache(maxsize=cache_size)(self._pose_uncached)  # about 2 kB a pose
 
     def _pose_uncached(self, left: tuple[int, int, int], right: tuple[int, int, int], fatigue_deg: int) -> CameraFrame:
         targets = {"left": np.array(left, float) * GRID_MM, "right": np.array(right, float) * GRID_MM}

@@ -55,7 +55,6 @@ class SimulatedOperator:
         self.strain = 0.15 + 0.2 * (1 - self.sim.skill)  # latent mental strain 0..1
         self._strain_t = shift_start
         self._next_beat = shift_start
-        self.busy_until = shift_start
 
     # ---- pace, fatigue, strain ---------------------------------------------------------
     def hours_worked(self, now: float) -> float:
@@ -174,7 +173,6 @@ class SimulatedOperator:
                 self._move(t, s, self.rest[s], move_time)
         if t - now > 1.6 * step.target_time_s:
             self._bump_strain(t, 0.05)  # running late weighs on a person
-        self.busy_until = t
 
     @staticmethod
     def _count_moves(step: Step) -> int:

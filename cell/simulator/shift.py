@@ -81,8 +81,8 @@ class SimulatedShift:
         from cell.simulator.operator import SimulatedOperator
         self.operator = SimulatedOperator(config, self.profile, seed=seed)
         self.cobot = SimulatedCobot(cobot_programs(config), name=(config.robot.name if config.robot else "cobot"))
-        self.camera = SimulatedCamera(config, self.profile, seed=seed)
-        self.assessor = FrameAssessor(config)
+        self.camera = SimulatedCamera(config, self.profile)
+        self.assessor = FrameAssessor(config, cache_size=60000)  # the camera caches poses as many
         self.stress = StressEstimator()
         self._log: list[Message] = []
         self._state: StepState | None = None
