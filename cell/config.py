@@ -74,18 +74,6 @@ class Zone(Model):
         pts = self.points()
         return (sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts))
 
-    def contains(self, x: float, y: float) -> bool:
-        """Point in polygon (even-odd rule), bench millimetres."""
-        pts = self.points()
-        inside = False
-        j = len(pts) - 1
-        for i, (xi, yi) in enumerate(pts):
-            xj, yj = pts[j]
-            if (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / (yj - yi) + xi:
-                inside = not inside
-            j = i
-        return inside
-
 
 class Camera(Model):
     source: Union[Literal["sim"], int, str] = "sim"
