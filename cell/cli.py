@@ -6,6 +6,8 @@
     cell node NAME CONFIG          one node alone (what `cell run` starts)
     cell preview CONFIG            the projector view of a step, as a PNG
     cell demo                      the shipped example cell, fully simulated, with a live status
+    cell ergonomics score FILE     RULA and REBA of one posture (landmarks or joint angles), as JSON
+    cell ergonomics landmarks IMG  body and hand landmarks of a photograph (MediaPipe), as JSON
 """
 
 from __future__ import annotations
@@ -215,6 +217,70 @@ def demo(config: Path = typer.Option(EXAMPLE_CELL, help="the cell to demonstrate
     cfg = _load(config)
     code = run_demo(config, cfg, duration_s=parse_duration(duration), operator_id=operator, speed=speed, out=out)
     raise typer.Exit(code)
+
+
+ergonomics_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                             help="Ergonomic scoring of single postures: landmarks or joint angles in, RULA and REBA out.")
+app.add_typer(ergonomics_app, name="ergonomics")
+
+
+@ergonomics_app.command("score")
+def ergonomics_score(file: Path = typer.Argument(..., help="a posture as JSON or YAML (landmark frame or joint angles)"),
+                     load_kg: Optional[float] = typer.Option(None, help="load in the hands (overrides the file)"),
+                     coupling: Optional[str] = typer.Option(None, help="good, fair, poor or unacceptable")) -> None:
+    """Print RULA and REBA of one posture as JSON: every body-part score, the adjustments, tables and action levels."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    from ergonomics.scoring import PostureDocumentError, score_document
+
+    try:
+        doc = YAML(typ="safe").load(file.read_text(encoding="utf-8"))  # JSON is YAML too
+    except FileNotFoundError:
+        typer.echo(f"{file}: no such file", err=True)
+        raise typer.Exit(2) from None
+    except YAMLError as exc:
+        typer.echo(f"{file}: not JSON or YAML: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if isinstance(doc, dict):
+        if load_kg is not None:
+            doc["load_kg"] = load_kg
+        if coupling is not None:
+            doc["coupling"] = coupling
+    try:
+        result = score_document(doc)
+    except (PostureDocumentError, ValueError) as exc:
+        typer.echo(f"{file}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(result, indent=2))
+
+
+@ergonomics_app.command("landmarks")
+def ergonomics_landmarks(image: Path = typer.Argument(..., help="a photograph (PNG, JPEG)"),
+                         out: Optional[Path] = typer.Option(None, help="write the JSON here instead of stdout")) -> None:
+    """Run MediaPipe (models from its wheel, offline) on a photograph; print the landmark frame as JSON."""
+    import cv2
+
+    from cell.vision.pose import MediaPipePose
+
+    bgr = cv2.imread(str(image))
+    if bgr is None:
+        typer.echo(f"{image}: not an image OpenCV can read", err=True)
+        raise typer.Exit(2)
+    pose = MediaPipePose(static_image=True)
+    try:
+        result = pose.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    finally:
+        pose.close()
+    if result is None:
+        typer.echo(f"{image}: no person found", err=True)
+        raise typer.Exit(1)
+    text = json.dumps(result.as_document())
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(str(out))
 
 
 def main() -> None:  # pragma: no cover
