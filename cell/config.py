@@ -147,6 +147,18 @@ class Verify(Model):
         return self
 
 
+class Lift(Model):
+    """Where a load is lifted from and to, for the revised NIOSH lifting equation (cm, degrees)."""
+
+    h_cm: float = Field(gt=0, le=100, description="hands to the midpoint between the ankles, horizontally")
+    v_origin_cm: float = Field(ge=0, le=200, description="hand height above the floor at the start")
+    v_destination_cm: float = Field(ge=0, le=200, description="hand height above the floor at the end")
+    a_deg: float = Field(default=0, ge=0, le=180, description="asymmetry (trunk twist) angle")
+    frequency_per_min: float | None = Field(default=None, gt=0, le=20,
+                                            description="lifts per minute; default: from the measured cycle time")
+    duration_h: float = Field(default=8, gt=0, le=8, description="how long this lifting goes on in a row")
+
+
 class PostureProfile(Model):
     reach: Literal["near", "normal", "far", "high", "overhead", "low"] = "normal"
     hold_s: float = Field(default=0, ge=0, description="how long the part is held still")
@@ -173,6 +185,9 @@ class Step(Model):
         default=None, description="for who: both, who does it by plan (default: allocation.both_default)")
     target_time_s: float = Field(default=10, gt=0, le=3600)
     load_kg: float = Field(default=0, ge=0, le=50)
+    coupling: Literal["good", "fair", "poor", "unacceptable"] = Field(
+        default="good", description="grip on the load (REBA coupling, NIOSH coupling)")
+    lift: Lift | None = None
     posture: PostureProfile = Field(default_factory=PostureProfile)
 
     @model_validator(mode="after")
@@ -231,8 +246,14 @@ class OperatorSimulation(Model):
     skill: float = Field(default=0.7, ge=0, le=1, description="0 novice .. 1 expert")
     error_rate: float = Field(default=0.03, ge=0, le=1, description="chance of a wrong pick per pick")
     fatigue_per_hour: float = Field(default=0.05, ge=0, le=1, description="slow-down per hour worked")
-    stature_m: float = Field(default=1.72, ge=1.2, le=2.2)
     help_rate: float = Field(default=0.005, ge=0, le=1, description="chance of asking for help per step")
+
+
+class Body(Model):
+    """Body size, for the biomechanics of fatigue and the simulated body (population means by default)."""
+
+    stature_m: float = Field(default=1.72, ge=1.2, le=2.2)
+    mass_kg: float = Field(default=75.0, ge=30, le=200)
 
 
 class OperatorProfile(Model):
@@ -245,6 +266,7 @@ class OperatorProfile(Model):
     seated: bool = False
     pace: float = Field(default=1.0, gt=0.2, le=3.0, description="relative speed, 1 = target times")
     limits: OperatorLimits = Field(default_factory=OperatorLimits)
+    body: Body = Field(default_factory=Body)
     policy: Literal["static", "ergonomic"] | None = None
     simulation: OperatorSimulation = Field(default_factory=OperatorSimulation)
 

@@ -39,7 +39,7 @@ class CameraFrame:
 class SimulatedCamera:
     def __init__(self, config: CellConfig, profile: OperatorProfile, cache_size: int = 60000):
         self.profile = profile
-        self.dims = BodyDimensions.from_stature(profile.simulation.stature_m)
+        self.dims = BodyDimensions.from_stature(profile.body.stature_m)
         self.home_x = config.bench.width_mm / 2
         if profile.seated:  # the chair is set so the elbows are just below the bench top
             self.stance = OperatorStance(x_mm=self.home_x, y_mm=-250.0, hip_height_mm=SEATED_HIP_BELOW_BENCH_MM)
