@@ -95,7 +95,7 @@ class PoseFrame(Message, frozen=True, kw_only=True):
 
 
 class ErgonomicScore(Message, frozen=True, kw_only=True):
-    """RULA of one frame (worse side wins the grand score), with its confidence."""
+    """RULA and REBA of one frame (the worse side wins), with the body-part scores and confidence."""
 
     TOPIC: ClassVar[str] = "ergo.score"
     operator_id: str
@@ -105,6 +105,35 @@ class ErgonomicScore(Message, frozen=True, kw_only=True):
     rula_right: int
     confidence: float
     step_id: str | None = None
+    reba_score: int = 0
+    reba_action_level: int = 0
+    parts: dict[str, int] = {}        # RULA body-part scores of the worse side: upper_arm, neck, trunk, ...
+
+
+class ExposureSummary(Message, frozen=True, kw_only=True):
+    """Exposure over a window: time per action level, EN 1005-4 arm elevation, static and repeated work."""
+
+    TOPIC: ClassVar[str] = "ergo.exposure"
+    operator_id: str
+    window_s: float
+    rula_al_pct: dict[str, float] = {}        # "1".."4" -> % of time
+    reba_al_pct: dict[str, float] = {}        # "0".."4" -> % of time
+    arm_elevation_pct: dict[str, float] = {}  # "left.0-20", "left.20-60", "left.>60", ... -> % of time
+    arm_elevation_per_min: dict[str, float] = {}
+    static_postures: int = 0
+    static_s: float = 0.0
+    repetitions_per_min: float = 0.0
+    mean_grand: float = 0.0
+    peak_grand: int = 0
+    confidence: float = 0.0
+
+
+class FatigueState(Message, frozen=True, kw_only=True):
+    """Per body region: how much of the muscles' capacity is fatigued (%), from the posture and load stream."""
+
+    TOPIC: ClassVar[str] = "ergo.fatigue"
+    operator_id: str
+    fatigued_pct: dict[str, float] = {}
 
 
 class StressEstimate(Message, frozen=True, kw_only=True):
@@ -115,6 +144,8 @@ class StressEstimate(Message, frozen=True, kw_only=True):
     index: float
     confidence: float
     contributions: dict[str, float] = {}
+    explanation: str = ""              # plain language for the job coach
+    method: str = "rules"
 
 
 class TaskEvent(Message, frozen=True, kw_only=True):
@@ -248,7 +279,7 @@ class Snapshot(Message, frozen=True, kw_only=True):
 
 
 AnyMessage = Union[
-    Heartbeat, LogRecord, PoseFrame, ErgonomicScore, StressEstimate, TaskEvent,
+    Heartbeat, LogRecord, PoseFrame, ErgonomicScore, ExposureSummary, FatigueState, StressEstimate, TaskEvent,
     StepState, Allocation, RobotCommand, RobotReply, RobotStatus, DeviceEvent,
     Fault, EngineCommand, Snapshot,
 ]
