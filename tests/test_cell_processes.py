@@ -28,7 +28,7 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "configs" / "lamp-cell.yaml"
-NODE_NAMES = ["store", "engine", "ergonomics", "projection", "robot", "sim-operator"]
+NODE_NAMES = ["store", "engine", "ergonomics", "stress", "projection", "robot", "sim-operator"]
 
 
 def garbage_for(topic: str) -> list[list[bytes]]:

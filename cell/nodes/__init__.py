@@ -32,6 +32,7 @@ NODES: dict[str, str] = {
     "engine": "cell.nodes.engine_node:EngineNode",
     "robot": "robot_bridge.node:RobotNode",
     "ergonomics": "cell.nodes.ergonomics_node:ErgonomicsNode",
+    "stress": "cell.nodes.stress_node:StressNode",
     "projection": "projection.node:ProjectionNode",
     "sim-operator": "cell.nodes.sim_operator_node:SimOperatorNode",
 }
@@ -46,7 +47,7 @@ def endpoints(config: CellConfig) -> BusEndpoints:
 
 
 def nodes_for(config: CellConfig) -> list[str]:
-    names = ["bus", "store", "engine", "ergonomics", "projection"]
+    names = ["bus", "store", "engine", "ergonomics", "stress", "projection"]
     if config.robot is not None:
         if config.robot.driver != "sim":
             raise NodeUnavailable(
