@@ -123,7 +123,7 @@ def _options(operator, state_dir, frames_dir, speed, start_orders=True):
 
 
 @app.command()
-def node(name: str = typer.Argument(..., help="bus, engine, store, robot, ergonomics, projection, sim-operator"),
+def node(name: str = typer.Argument(..., help="bus, engine, store, robot, ergonomics, stress, projection, sim-operator"),
          config: Path = typer.Argument(..., help="the cell YAML"),
          operator: Optional[str] = typer.Option(None),
          state_dir: Path = typer.Option(Path("data/state"), help="where the engine keeps its state"),
