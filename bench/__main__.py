@@ -1,8 +1,12 @@
-"""Run every benchmark in bench/ (`python -m bench`, or `python -m bench --quick`)."""
+"""Run every benchmark in bench/: `python -m bench`, or `python -m bench --quick` (about a minute)."""
 
 import sys
 
-from bench import shift_speed
+from bench import ergonomics_throughput, shift_speed
 
-quick = "--quick" in sys.argv[1:]
-raise SystemExit(shift_speed.main(["--quick"] if quick else []))
+quick = ["--quick"] if "--quick" in sys.argv[1:] else []
+codes = []
+for name, bench in (("shift simulation", shift_speed), ("ergonomic scoring throughput", ergonomics_throughput)):
+    print(f"== {name} ==", flush=True)
+    codes.append(bench.main(list(quick)))
+raise SystemExit(max(codes))
