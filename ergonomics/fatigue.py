@@ -18,8 +18,10 @@ Residual capacity = 100 - MF (% of the fresh maximum).
 
 Parameters
 ----------
-* L = 10 (per second), the controller gain used by Xia & Frey Law (2008) and by Frey-Law,
-  Looft & Heitsman (2012) for their endurance-time fits (``CONTROLLER_GAIN``).
+* L = 10 (per second), the controller gain of Xia & Frey Law (2008) that Frey-Law, Looft &
+  Heitsman (2012) kept for their endurance-time fits (``CONTROLLER_GAIN``); from the
+  author's notes of those papers, not re-read here; public implementations of the model
+  (bioptim, User-in-the-Box) use the same 10.
 * F and R (per second) from Frey-Law LA, Looft JM, Heitsman J (2012), "A three-compartment
   muscle fatigue model accurately predicts joint-specific maximum endurance times for
   sustained isometric tasks", J Biomech 45:1803-1808 (table of optimal parameters per
@@ -29,8 +31,9 @@ Parameters
   joint    F        R        how it was checked here
   ======== ======== ======== ====================================================
   shoulder 0.01820  0.00168  abstract (PMC3397684): the largest F and R of all joints
-  elbow    0.00912  0.00094  paper table as reproduced in two public code bases
-                             (bioptim and MyoSuite cite it for the elbow)
+  elbow    0.00912  0.00094  paper table as reused in public code: bioptim (citing
+                             Looft et al. 2018, which takes the 2012 values) and
+                             MyoSuite both use these for the elbow
   trunk    0.00755  0.00075  paper table, from the author's notes; not re-read here
   hand     0.00980  0.00064  paper table (hand/grip), from the author's notes; not
                              re-read here
@@ -43,7 +46,7 @@ Parameters
   R = 0.0182 > F the ankle could hold 76 % MVC for ever. The consistent reading, used
   here, is F from 0.00589 (ankle) to 0.0182 (shoulder) and R from 0.00058 (ankle) to
   0.00168 (shoulder).
-* Neck: Frey-Law et al. (2012) give no neck parameters. The neck regions use the shoulder
+* Neck: Frey-Law et al. (2012) give no neck parameters. The neck region uses the shoulder
   values, the nearest documented region (the upper trapezius holds both the head and the
   shoulder girdle) and the most fatigable one, so the substitution errs towards fatigue.
 
@@ -71,7 +74,7 @@ Target loads from posture (``target_load``)
     0.506 from the wrist (values checked against BMClab's copy of the table).
   - Segment lengths: Drillis & Contini (1966) via Winter Fig. 4.1: upper arm 0.186 H,
     forearm 0.146 H, hand 0.108 H; shoulder height 0.818 H, hip (greater trochanter)
-    0.530 H.
+    0.530 H (from the author's notes of the book; no copy of the figure was at hand).
   - Maximal shoulder flexion moment: mean static flexion moments of young men, 89.9 N m
     at 0 degrees and 68.6 N m at 45 degrees of flexion, women "on average half" ("Dynamic
     shoulder flexion strength for use in occupational risk analysis and clinical
@@ -96,8 +99,10 @@ Target loads from posture (``target_load``)
     acceleration); shoulder extension moments (arm behind the body) are compared against
     the flexion maximum.
 * Trunk: moment about the hips of head, neck and trunk (0.578 M, centre 0.66 of the
-  hip-shoulder length from the hips; Winter Table 4.1), both arms and the load, with the
-  trunk flexed forward. Only computed when the profile gives ``trunk_extension_nm``: this
+  hip-shoulder length from the hips; Winter Table 4.1, whose "proximal" end of this
+  segment is read as the hip, the only reading that puts the head's mass above the trunk's
+  middle), both arms and the load, with the trunk flexed forward; side bend and twist are
+  ignored. Only computed when the profile gives ``trunk_extension_nm``: this
   module found no sourced population maximum for trunk extension to default to.
 * Neck and hand/grip: not derived from posture (no sourced maxima for the neck; grip
   force depends on friction and grip type, which pose does not show). The model accepts

@@ -363,7 +363,8 @@ def _point(where: str, load: float, h: float, v: float, a: float, g: LiftGeometr
     assert g.duration is not None
     unit = "in" if system is US_CUSTOMARY else "cm"
     if h < system.h_min:
-        notes.append(f"{where}: H = {h:g} {unit} < {system.h_min:g}: set to {system.h_min:g} (HM = 1)")
+        notes.append(f"{where}: H = {h:g} {unit} < {system.h_min:g}: set to {system.h_min:g}"
+                     f" (HM = 1)")
     if h > system.h_max:
         notes.append(f"{where}: H = {h:g} {unit} > {system.h_max:g}: HM = 0")
     if v > system.v_max:

@@ -5,9 +5,10 @@ the estimate at a time. No clock, no threads. Everything is compared with
 this person's own usual, learnt at the start of the shift:
 
 * heart (only with a wearable): heart rate, RMSSD, SDNN, pNN50 and Baevsky's
-  stress index over the last ``hrv_window_s`` (60 s) against the same
-  features over the person's first ``baseline_s`` (5 min) of beats
-  (:mod:`ergonomics.hrv`; artefacts are dropped first);
+  stress index over the last ``hrv_window_s`` (60 s) against their median
+  over the 60-s windows of the person's first ``baseline_s`` (5 min) of
+  beats (:mod:`ergonomics.hrv`; artefacts are dropped first). A baseline can
+  also be given (e.g. kept from an earlier shift);
 * work, over the last ``window_s`` (2 min): wrong picks, calls for help,
   idle time reported by the caller, and step times against the person's own
   usual step time, learnt from their first ``norm_steps`` steps (per step id
@@ -20,7 +21,8 @@ high the strain is), the components behind it and an explanation in plain
 words for a job coach. Two methods give the index from the same features:
 
 * ``"rules"`` (default): a weighted mean of transparent components, each
-  0..1 (table ``RULE_WEIGHTS``, scales in :func:`components`);
+  0..1 (table ``RULE_WEIGHTS``, scales in :func:`components`), through a
+  fixed S-curve (:func:`rules_index`);
 * ``"model"``: the probability of high strain from the small learnt model in
   ``ergonomics/data/stress_model.onnx`` (:mod:`ergonomics.stress_model`,
   trained on simulated operators only: see docs/stress.md).
@@ -44,19 +46,24 @@ Method = Literal["rules", "model"]
 
 # The model's inputs, in this order (the ONNX model and its JSON metadata carry the same list).
 FEATURES: tuple[str, ...] = (
-    "hrv_present",       # 1 when heart features below are real (baseline known, enough clean beats), else 0
+    "hrv_present",       # 1 when the heart features below are real (baseline known, enough clean beats), else 0
     "hr_log_ratio",      # ln(mean HR / baseline mean HR) over the HRV window; 0 without heart data
     "rmssd_log_ratio",   # ln(RMSSD / baseline RMSSD)
     "sdnn_log_ratio",    # ln(SDNN / baseline SDNN)
     "pnn50_diff",        # pNN50 - baseline pNN50, in percentage points
     "si_log_ratio",      # ln(Baevsky SI / baseline SI)
-    "errors",            # wrong picks in the behaviour window
+    "errors_per_step",   # wrong picks in the behaviour window / max(1, steps finished in it)
     "help",              # calls for help in the behaviour window
-    "errors_per_step",   # errors / max(1, steps finished in the window)
-    "pace_known",        # 1 once the person's own usual step time is known, else 0
-    "pace_log_ratio",    # ln(median of step time / own usual) over the window's steps; 0 if none or unknown
+    "pace_log_ratio",    # ln(median of step time / own usual) over the window's steps; 0 if none or usual unknown
     "slow_steps",        # steps in the window that took over 1.5x the person's usual
+)
+# Also in StressFeatures.values, for the rules and the explanation, not model inputs: a count of steps
+# would teach a model that a slow worker is a strained worker; idle time never occurs in the simulated data.
+CONTEXT: tuple[str, ...] = (
+    "errors",            # wrong picks in the behaviour window
+    "steps",             # steps finished in the behaviour window
     "idle_s",            # idle / hesitation seconds reported with add_idle in the window
+    "pace_known",        # 1 once the person's own usual step time is known
 )
 
 # weights of the rule components (the index is the weighted mean over the components that are available)
@@ -69,6 +76,7 @@ RULE_WEIGHTS: dict[str, float] = {
     "pace": 0.10,
     "hesitation": 0.10,
 }
+RULE_CENTRE, RULE_SLOPE = 0.35, 6.0  # the S-curve from weighted score to index (kept from the first estimator)
 HEART_COMPONENTS = ("heart_rate", "hrv", "stress_index")
 SLOW_STEP = 1.5  # a step taking this many times the person's usual counts as a slow step
 
@@ -96,7 +104,7 @@ class Baseline:
 
 @dataclass(frozen=True)
 class StressFeatures:
-    values: dict[str, float]            # every name in FEATURES, and "steps" (steps finished in the window)
+    values: dict[str, float]            # every name in FEATURES and CONTEXT
     n_beats: int                        # clean beats in the HRV window
     heart_quality: float                # 0..1: enough clean beats in the window (0 without baseline)
     behaviour_evidence: float           # 0..1: how many task signals the window holds
@@ -126,9 +134,16 @@ def components(f: StressFeatures) -> dict[str, float]:
 
 
 def rules_index(parts: dict[str, float]) -> float:
+    """The weighted mean of the available components, through the first estimator's S-curve.
+
+    score = sum(w * c) / sum(w) over the components with data (0 when none); index =
+    1 / (1 + exp(-6 * (score - 0.35))): half the index at about a third of the weighted
+    signals, 0.7 (the allocator's default ``high_stress``) from a score of about 0.49.
+    """
     used = {k: w for k, w in RULE_WEIGHTS.items() if k in parts}
     total = sum(used.values())
-    return sum(parts[k] * w for k, w in used.items()) / total if total else 0.0
+    score = sum(parts[k] * w for k, w in used.items()) / total if total else 0.0
+    return 1.0 / (1.0 + math.exp(-RULE_SLOPE * (score - RULE_CENTRE)))
 
 
 class StressEstimator:
@@ -257,8 +272,7 @@ class StressEstimator:
             self._beats.popleft()
         while self._events and self._events[0][0] < now - self.window_s:
             self._events.popleft()
-        v = dict.fromkeys(FEATURES, 0.0)
-        v["steps"] = 0.0  # context, not a model input: a slow worker is not a strained worker
+        v = dict.fromkeys(FEATURES + CONTEXT, 0.0)
         # heart
         lo = now - self.hrv_window_s
         rr: list[float] = []

@@ -1,7 +1,7 @@
 """Train the learnt stress model on labelled feature recordings, evaluate it per operator, export ONNX.
 
     python -m ergonomics.train_stress --csv FILE.csv --out ergonomics/data/stress_model.onnx
-        [--model logreg|gbm] [--threshold 0.6] [--compare]
+        [--model gbm|logreg] [--threshold 0.7] [--compare]
 
 The CSV comes from ``python -m cell.simulator.stress_recordings``: one row per
 window, an ``operator_id`` column, the features of
@@ -171,6 +171,14 @@ def export_onnx(model, n_features: int, path: Path):
     return onx
 
 
+def permutation_importance_auc(model, X: np.ndarray, y: np.ndarray, seed: int = 0) -> dict[str, float]:
+    """How much the (in-sample) AUC drops when one feature is shuffled: what the model leans on."""
+    from sklearn.inspection import permutation_importance
+
+    r = permutation_importance(model, X, y, scoring="roc_auc", n_repeats=3, random_state=seed)
+    return {k: round(float(m), 4) for k, m in zip(FEATURES, r.importances_mean)}
+
+
 def _versions() -> dict:
     import onnx
     import onnxruntime
@@ -197,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--csv", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True, help="the .onnx file; its metadata goes next to it (.json)")
-    ap.add_argument("--model", choices=MODEL_KINDS, default="logreg")
+    ap.add_argument("--model", choices=MODEL_KINDS, default="gbm")
     ap.add_argument("--threshold", type=float, default=None,
                     help="recompute high_strain as strain_mean >= this (default: the CSV's high_strain)")
     ap.add_argument("--compare", action="store_true", help="also evaluate the other model kind (slower)")
@@ -258,8 +266,10 @@ def main(argv: list[str] | None = None) -> int:
             "real_people": 0,
         },
         "model": describe_model(model, args.model),
+        "permutation_importance_auc_drop": permutation_importance_auc(model, X, y, args.seed),
         "evaluation": evaluation,
-        "onnx": {"opset": int(onx.opset_import[0].version), "max_abs_diff_vs_sklearn": max_diff},
+        "onnx": {"opsets": {(o.domain or "ai.onnx"): int(o.version) for o in onx.opset_import},
+                 "max_abs_diff_vs_sklearn": max_diff},
         "versions": _versions(),
         "caveats": [
             "Trained and evaluated on simulated operators only; never validated on real people.",

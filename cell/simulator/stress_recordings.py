@@ -15,13 +15,14 @@ help calls and step times. Every ``window_s`` (60 s) one row is written:
 * ``operator_id``, ``seed``, ``t_end_s``, the operator's profile
   (``profile_*`` columns: for describing the data, never model inputs),
   ``wearable``;
-* the features of :data:`ergonomics.stress.FEATURES`, computed by the
+* the features of :data:`ergonomics.stress.FEATURES` (and the context
+  values of ``CONTEXT``), computed by the
   estimator itself (``StressEstimator.features``: the same code that runs
   in the cell), plus ``rules_index`` (the rule method's index at that time)
   and ``confidence``;
 * ``strain_mean``: the simulated operator's latent strain (0..1) averaged
   over the window (sampled every 5 s), and ``high_strain`` = 1 when
-  ``strain_mean >= HIGH_STRAIN`` (0.6; see docs/stress.md).
+  ``strain_mean >= HIGH_STRAIN`` (0.7; see docs/stress.md).
 
 Same seed, same file. The labels are the simulator's own latent variable:
 they say nothing about real people (docs/stress.md).
@@ -37,10 +38,10 @@ from pathlib import Path
 from typing import Iterable
 
 from cell.config import CellConfig
-from ergonomics.stress import FEATURES, StressEstimator
+from ergonomics.stress import CONTEXT, FEATURES, StressEstimator
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "configs" / "lamp-cell.yaml"
-HIGH_STRAIN = 0.6          # window mean latent strain at or above this is "high strain"
+HIGH_STRAIN = 0.7          # window mean latent strain at or above this is "high strain"
 WINDOW_S = 60.0
 STRESS_TICK_S = 5.0        # the shift asks for an estimate (and gives heart beats) every 5 s
 NO_WEARABLE_SHARE = 0.25   # share of operators recorded without a wearable
@@ -49,7 +50,7 @@ EXTRA_BEAT_RATE = 0.002    # per beat: the sensor sees an extra beat (one interv
 
 PROFILE_COLUMNS = ("profile_skill", "profile_error_rate", "profile_fatigue_per_hour", "profile_help_rate",
                    "profile_pace", "profile_heart_scale")
-COLUMNS = ("operator_id", "seed", "t_end_s", *PROFILE_COLUMNS, "wearable", *FEATURES, "steps", "rules_index",
+COLUMNS = ("operator_id", "seed", "t_end_s", *PROFILE_COLUMNS, "wearable", *FEATURES, *CONTEXT, "rules_index",
            "confidence", "strain_mean", "high_strain")
 
 
@@ -120,8 +121,7 @@ class _RecordingEstimator(StressEstimator):
             f = self.last_features
             row = dict(self.meta)
             row["t_end_s"] = round(now, 1)
-            row.update({k: round(f.values[k], 6) for k in FEATURES})
-            row["steps"] = f.values["steps"]
+            row.update({k: round(f.values[k], 6) for k in FEATURES + CONTEXT})
             row["rules_index"] = est.index
             row["confidence"] = est.confidence
             row["strain_mean"] = round(strain, 6)
