@@ -6,7 +6,7 @@ The baseline is the wall clock itself (a real shift runs at 1x); the target is
 at least 2000x, i.e. an 8-hour shift of the example cell in under 15 s on a
 2-core machine. Each run simulates the whole cell: the engine, the allocator,
 the simulated operator's body (inverse kinematics, 33 landmarks, image
-projection at 2 frames per simulated second), RULA on every frame, the stress
+projection at 1 frame per simulated second), RULA, REBA, exposure and fatigue on every frame, the stress
 estimate and the event log in SQLite.
 """
 

@@ -77,7 +77,7 @@ def simulate(config: Path = typer.Argument(..., help="the cell YAML"),
              duration: str = typer.Option("8h", help="simulated time, e.g. 8h, 90m"),
              policy: Optional[str] = typer.Option(None, help="allocation policy: static or ergonomic"),
              seed: int = typer.Option(0, help="same seed, same result"),
-             fps: float = typer.Option(2.0, help="simulated camera frames per second that are scored"),
+             fps: float = typer.Option(1.0, help="simulated camera frames per second that are scored (the live camera path scores 5)"),
              log: Optional[Path] = typer.Option(None, help="event log (SQLite); default out/sim-<operator>-<seed>.sqlite"),
              as_json: bool = typer.Option(False, "--json", help="print the summary as one JSON object")) -> None:
     """Simulate a shift on a virtual clock and print a summary."""
@@ -111,6 +111,9 @@ def simulate(config: Path = typer.Argument(..., help="the cell YAML"),
         f"  errors             {s.errors} wrong picks, {s.help_requests} help calls\n"
         f"  posture (RULA)     {s.rula_al3_pct:.1f}% of working time at action level 3+, "
         f"{s.rula_al4_pct:.1f}% at 4 (mean grand score {s.rula_mean:.2f}, {s.rula_frames} frames)\n"
+        f"  REBA               {s.reba_high_pct:.1f}% at action level 3+ (high)\n"
+        f"  fatigue (peak)     {', '.join(f'{k} {v:.0f}%' for k, v in s.fatigue_peak_pct.items()) or '-'}\n"
+        f"  NIOSH lifting      {', '.join(f'{k} LI {v:.2f}' for k, v in s.lifting_index.items()) or '-'}\n"
         f"  mean stress index  {s.mean_stress:.2f}\n"
         f"  event log          {s.event_log} ({s.events_logged} events)")
 

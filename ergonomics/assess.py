@@ -1,41 +1,58 @@
-"""Scoring one camera frame of the operator at a step: joint angles, then RULA.
+"""One operator's ergonomics over time: each frame scored, the stream summarised, the muscles' fatigue.
 
-The step decides what the posture alone cannot show: the load in the hands
-(``load_kg``), whether it is held still (``posture.hold_s`` over a minute
-counts as static muscle use) and how often it repeats (``repetitions`` per
-target time of 4 or more a minute counts as repetitive).
+``OperatorErgonomics.frame`` takes one pose frame and the step being worked
+on. The step gives what posture cannot show: the load in the hands
+(``load_kg``) and the grip (``coupling``). The posture stream itself gives
+RULA's muscle use and REBA's activity points: static for more than a minute,
+repeated 4 or more times a minute, rapid large changes (``ergonomics.exposure``).
+The same frames drive the three-compartment fatigue model
+(``ergonomics.fatigue``). While the operator does not work (a cobot step,
+a pause) ``rest`` lets the muscles recover. NIOSH's lifting index for the
+steps with a lift geometry is in ``lifting_indices``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from cell.config import CellConfig, Step
+from cell.config import OperatorProfile, Step
 from ergonomics.angles import JointAngles, joint_angles
+from ergonomics.exposure import ExposureSummary, PostureStream, exposure_summary
+from ergonomics.fatigue import FatigueModel, FatigueState, target_load
+from ergonomics.niosh import LiftGeometry, NioshResult, lifting_index
+from ergonomics.reba import RebaAssessment, reba_from_angles
 from ergonomics.rula import RulaAssessment, rula_from_angles
 
-
-def muscle_use(step: Step | None) -> tuple[bool, bool]:
-    """(static, repetitive) muscle use as RULA defines them, from the step's posture profile."""
-    if step is None:
-        return False, False
-    static = step.posture.hold_s > 60.0
-    repetitive = step.posture.repetitions * 60.0 / step.target_time_s >= 4.0 and step.posture.repetitions > 1
-    return static, repetitive
+NIOSH_COUPLING = {"good": "good", "fair": "fair", "poor": "poor", "unacceptable": "poor"}
 
 
-class FrameAssessor:
-    """Angles and RULA of frames at a step.
+@dataclass(frozen=True)
+class FrameResult:
+    t: float
+    angles: JointAngles
+    rula: RulaAssessment
+    reba: RebaAssessment
 
-    ``cache_size`` > 0 remembers the angles of landmark arrays it has seen (by identity): the
-    simulator reuses the same arrays for the same pose; a live node gets new arrays every
-    frame and keeps the default, no cache.
+
+class OperatorErgonomics:
+    """Scores, exposure and fatigue for one operator; time is passed in.
+
+    ``cache_size`` > 0 remembers the angles of landmark arrays it has seen (by
+    identity): the simulator reuses the same arrays for the same pose. A live
+    node gets new arrays every frame and keeps the default, no cache.
     """
 
-    def __init__(self, config: CellConfig, cache_size: int = 0):
-        self.config = config
+    def __init__(self, profile: OperatorProfile, *, cache_size: int = 0, history_s: float = 3600.0):
+        self.profile = profile
+        self.stream = PostureStream(history_s=history_s)
+        self.fatigue = FatigueModel()
         self.cache_size = cache_size
         self._angles: dict[int, tuple[np.ndarray, JointAngles]] = {}
+        self._scores: dict[tuple, tuple] = {}
+        self._last_t: float | None = None
+        self.fatigue_state: FatigueState = self.fatigue.update(0.0, {})
 
     def angles(self, world: np.ndarray, visibility: np.ndarray | None,
                left_hand: np.ndarray | None, right_hand: np.ndarray | None) -> JointAngles:
@@ -49,13 +66,59 @@ class FrameAssessor:
             self._angles[id(world)] = (world, a)  # the array is kept, so its id stays unique
         return a
 
-    def rula(self, angles: JointAngles, step: Step | None) -> RulaAssessment:
-        static, repetitive = muscle_use(step)
+    def frame(self, t: float, world: np.ndarray, visibility: np.ndarray | None, left_hand: np.ndarray | None,
+              right_hand: np.ndarray | None, step: Step | None) -> FrameResult:
+        """Score one frame of the operator working on `step` (None: not handling anything)."""
+        angles = self.angles(world, visibility, left_hand, right_hand)
+        flags = (*self.stream.muscle_use(t), *self.stream.activity(t))
         load = step.load_kg if step else 0.0
-        return rula_from_angles(angles, load_kg=load, load_static_or_repeated=static or repetitive,
-                                muscle_use_static=static, muscle_use_repetitive=repetitive,
-                                legs_supported=True)
+        coupling = step.coupling if step else "good"
+        key = (id(world), load, coupling, flags)
+        hit = self._scores.get(key) if self.cache_size else None
+        if hit is not None and hit[0] is world:
+            _, rula, reba, loads = hit
+        else:
+            static, repetitive, a_static, a_repeated, a_rapid = flags
+            rula = rula_from_angles(angles, load_kg=load, load_static_or_repeated=static or repetitive,
+                                    muscle_use_static=static, muscle_use_repetitive=repetitive)
+            reba = reba_from_angles(angles, load_kg=load, coupling=coupling, static=a_static, repeated=a_repeated,
+                                    rapid_change=a_rapid, sitting=self.profile.seated)
+            loads = target_load(angles, load, self.profile.body.mass_kg, self.profile.body.stature_m)
+            if self.cache_size:
+                if len(self._scores) >= self.cache_size:
+                    self._scores.clear()
+                self._scores[key] = (world, rula, reba, loads)
+        self.stream.update(t, angles, rula, reba)
+        self._advance_fatigue(t, loads)
+        return FrameResult(t, angles, rula, reba)
 
-    def assess(self, world: np.ndarray, visibility: np.ndarray | None, left_hand: np.ndarray | None,
-               right_hand: np.ndarray | None, step: Step | None) -> RulaAssessment:
-        return self.rula(self.angles(world, visibility, left_hand, right_hand), step)
+    def rest(self, t: float) -> None:
+        """The operator is not working (the cobot does the step, a pause): the muscles recover."""
+        self._advance_fatigue(t, {})
+
+    def _advance_fatigue(self, t: float, loads: dict[str, float]) -> None:
+        if self._last_t is not None and t > self._last_t:
+            self.fatigue_state = self.fatigue.update(t - self._last_t, loads)
+        self._last_t = t
+
+    def exposure(self, t0: float, t1: float) -> ExposureSummary:
+        return exposure_summary(self.stream, t0, t1)
+
+
+def lifting_indices(steps: list[Step], lifts_per_min: dict[str, float]) -> dict[str, NioshResult]:
+    """NIOSH lifting index of every step with a lift geometry and a load.
+
+    The lift frequency is the step's configured ``frequency_per_min`` or, when not given,
+    the rate it was done at (``lifts_per_min``, e.g. measured over a shift).
+    """
+    out = {}
+    for step in steps:
+        lift = step.lift
+        if lift is None or step.load_kg <= 0:
+            continue
+        freq = lift.frequency_per_min or lifts_per_min.get(step.id, 0.0)
+        geometry = LiftGeometry(h_cm=lift.h_cm, v_origin_cm=lift.v_origin_cm, v_destination_cm=lift.v_destination_cm,
+                                a_deg=lift.a_deg, frequency_per_min=freq, duration_h=lift.duration_h,
+                                coupling=NIOSH_COUPLING[step.coupling])
+        out[step.id] = lifting_index(step.load_kg, geometry)
+    return out

@@ -1,8 +1,12 @@
-"""The ergonomics node: scores pose frames with RULA and REBA.
+"""The ergonomics node: each pose frame scored with RULA and REBA, exposure and fatigue over time.
 
 Pose frames come from the camera path (or the simulated operator); the
-current step says which load is in the hands. (The stress estimate has its
-own node, cell/nodes/stress_node.py.)
+current step says what load is in the hands and how it is gripped; the
+posture stream says whether work is static or repetitive. Out go a score per
+scored frame (``ergo.score``), the fatigue of each body region every few
+seconds (``ergo.fatigue``) and an exposure summary of the last minutes
+(``ergo.exposure``). While the cobot does a step or the cell is paused, the
+operator's muscles recover in the fatigue model. (Stress has its own node.)
 """
 
 from __future__ import annotations
@@ -11,40 +15,88 @@ import numpy as np
 
 from cell.bus import BusEndpoints
 from cell.config import CellConfig, Step
-from cell.messages import ErgonomicScore, Message, PoseFrame, StepState
+from cell.messages import ErgonomicScore, ExposureSummary, FatigueState, Message, PoseFrame, StepState
 from cell.runtime import Node
-from ergonomics.assess import FrameAssessor
+from ergonomics.assess import OperatorErgonomics
 
 
 class ErgonomicsNode(Node):
     MAX_SCORES_PER_S = 5.0
+    FATIGUE_EVERY_S = 5.0
+    EXPOSURE_EVERY_S = 30.0
+    EXPOSURE_WINDOW_S = 600.0
 
     def __init__(self, config: CellConfig, endpoints: BusEndpoints, options):
         super().__init__("ergonomics", endpoints, topics=["pose.frame", "step.state"],
                          heartbeat_s=config.bus.heartbeat_s)
         self.config = config
-        self.operator_id = config.operator(options.operator_id).id
-        self.assessor = FrameAssessor(config)
+        self.profile = config.operator(options.operator_id)
+        self.ergo = OperatorErgonomics(self.profile)
         self.step: Step | None = None
         self.state: StepState | None = None
-        self._next_score = 0.0
+        self._next_score = self._next_fatigue = 0.0
+        self._next_exposure = self.EXPOSURE_EVERY_S
+        self._first_frame: float | None = None
+
+    def _working(self) -> bool:
+        s = self.state
+        return s is not None and s.assignee == "operator" and not s.paused and s.phase in ("active", "verifying")
 
     def on_message(self, msg: Message, now: float) -> None:
         if isinstance(msg, PoseFrame):
             if now < self._next_score:
                 return
             self._next_score = now + 1.0 / self.MAX_SCORES_PER_S
-            working = self.state is not None and self.state.assignee == "operator" and not self.state.paused
-            step = self.step if working else None
-            r = self.assessor.assess(np.asarray(msg.world).reshape(33, 3), np.asarray(msg.visibility),
-                                     _hand(msg.left_hand), _hand(msg.right_hand), step)
-            self.publish(ErgonomicScore(src=self.name, t=msg.t, operator_id=msg.operator_id, rula_grand=r.grand,
-                                        rula_action_level=r.action_level, rula_left=r.left.grand,
-                                        rula_right=r.right.grand, confidence=round(r.confidence, 3),
-                                        step_id=step.id if step else None))
+            if not self._working():
+                self.ergo.rest(now)
+                return
+            r = self.ergo.frame(now, np.asarray(msg.world).reshape(33, 3), np.asarray(msg.visibility),
+                                _hand(msg.left_hand), _hand(msg.right_hand), self.step)
+            if self._first_frame is None:
+                self._first_frame = now
+            worse = r.rula.left if r.rula.worse_side.name == "LEFT" else r.rula.right
+            self.publish(ErgonomicScore(
+                src=self.name, t=msg.t, operator_id=msg.operator_id, rula_grand=r.rula.grand,
+                rula_action_level=r.rula.action_level, rula_left=r.rula.left.grand, rula_right=r.rula.right.grand,
+                confidence=round(r.rula.confidence, 3), step_id=self.step.id if self.step else None,
+                reba_score=r.reba.score, reba_action_level=r.reba.action_level,
+                parts={"upper_arm": worse.upper_arm, "lower_arm": worse.lower_arm, "wrist": worse.wrist,
+                       "neck": worse.neck, "trunk": worse.trunk, "legs": worse.legs}))
         elif isinstance(msg, StepState):
             self.state = msg
             self.step = self.config.task(msg.task_id).step(msg.step_id)
+
+    def on_tick(self, now: float) -> None:
+        if not self._working():
+            self.ergo.rest(now)
+        if now >= self._next_fatigue:
+            self._next_fatigue = now + self.FATIGUE_EVERY_S
+            regions = self.ergo.fatigue_state.regions
+            self.publish(FatigueState(src=self.name, t=now, operator_id=self.profile.id,
+                                      fatigued_pct={k: round(v.fatigued, 2) for k, v in regions.items()}))
+        if now >= self._next_exposure and self._first_frame is not None:
+            self._next_exposure = now + self.EXPOSURE_EVERY_S
+            t0 = max(self._first_frame, now - self.EXPOSURE_WINDOW_S)
+            try:
+                e = self.ergo.exposure(t0, now)
+            except ValueError:
+                return  # no scored frames in the window (the cobot did the work)
+            self.publish(exposure_message(e, self.name, self.profile.id, now))
+
+
+def exposure_message(e, src: str, operator_id: str, now: float) -> ExposureSummary:
+    """The bus form of an exposure summary (sides and classes as 'left.20-60' keys)."""
+    elevation = {f"{side.name.lower()}.{cls}": round(v, 2) for side, classes in e.arm_elevation_pct.items()
+                 for cls, v in classes.items()}
+    entries = {f"{side.name.lower()}.{cls}": round(v, 2) for side, classes in e.arm_entries_per_min.items()
+               for cls, v in classes.items()}
+    return ExposureSummary(
+        src=src, t=now, operator_id=operator_id, window_s=round(e.t1 - e.t0, 1),
+        rula_al_pct={str(k): round(v, 2) for k, v in e.rula_action_level_pct.items()},
+        reba_al_pct={str(k): round(v, 2) for k, v in (e.reba_action_level_pct or {}).items()},
+        arm_elevation_pct=elevation, arm_elevation_per_min=entries, static_postures=e.static_count,
+        static_s=round(e.static_time_s, 1), repetitions_per_min=round(e.repetition_per_min, 2),
+        mean_grand=round(e.rula_grand_mean, 2), peak_grand=e.rula_grand_peak, confidence=round(e.mean_confidence, 3))
 
 
 def _hand(flat: list[float] | None) -> np.ndarray | None:

@@ -2,10 +2,13 @@
 
 Everything runs in one process with no sockets: the same core objects the
 bus nodes wrap, called in time order. The simulated camera samples the
-operator's body at ``fps`` frames per virtual second (2 by default, enough
-for exposure statistics; the real camera path runs at 30), each frame is
-scored with RULA, and every message the engine, the tracking and the
-scorers produce is written to the event log. An 8-hour shift takes seconds.
+operator's body at ``fps`` frames per virtual second (1 by default, enough
+for exposure statistics and movements up to 30 a minute; the live camera
+path runs at 30 and the ergonomics node scores 5 a second). Each frame is
+scored with RULA and REBA and feeds the posture stream and the fatigue model
+(the muscles recover while the cobot works); every message the engine, the
+tracking and the scorers produce is written to the event log. An 8-hour
+shift takes seconds.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from cell.messages import (
 )
 from cell.simulator.camera import SimulatedCamera
 from cell.store import EventStore
-from ergonomics.assess import FrameAssessor
+from ergonomics.assess import OperatorErgonomics, lifting_indices
 from ergonomics.stress import StressEstimator
 from robot_bridge.driver import DriverError
 from robot_bridge.simulated import SimulatedCobot
@@ -48,6 +51,9 @@ class ShiftSummary:
     rula_al4_pct: float
     rula_mean: float
     mean_stress: float
+    reba_high_pct: float
+    fatigue_peak_pct: dict[str, float]
+    lifting_index: dict[str, float]
     events_logged: int
     event_log: str | None
     speedup: float = 0.0
@@ -67,7 +73,7 @@ class SimulatedShift:
     """Runs one operator's shift; ``run()`` returns the summary."""
 
     def __init__(self, config: CellConfig, *, operator_id: str | None = None, policy: str | None = None,
-                 duration_s: float = 8 * 3600, seed: int = 0, fps: float = 2.0,
+                 duration_s: float = 8 * 3600, seed: int = 0, fps: float = 1.0,
                  store: EventStore | None = None):
         self.config = config
         self.profile = config.operator(operator_id)
@@ -82,7 +88,7 @@ class SimulatedShift:
         self.operator = SimulatedOperator(config, self.profile, seed=seed)
         self.cobot = SimulatedCobot(cobot_programs(config), name=(config.robot.name if config.robot else "cobot"))
         self.camera = SimulatedCamera(config, self.profile)
-        self.assessor = FrameAssessor(config, cache_size=60000)  # the camera caches poses as many
+        self.ergo = OperatorErgonomics(self.profile, cache_size=60000)  # the camera caches poses as many
         self.stress = StressEstimator()
         self._log: list[Message] = []
         self._state: StepState | None = None
@@ -99,6 +105,9 @@ class SimulatedShift:
         self._active_key: tuple | None = None
         self._active_since = 0.0
         self._done = {"operator": 0, "cobot": 0}
+        self._operator_steps: dict[str, int] = {}
+        self._reba_high = 0
+        self._fatigue_peak: dict[str, float] = {}
 
     # ---- routing --------------------------------------------------------------------
     def _dispatch(self, msgs: list[Message], now: float) -> None:
@@ -119,6 +128,7 @@ class SimulatedShift:
                 if msg.phase == "done" and not msg.order_done:
                     self._done[msg.assignee] += 1
                     if msg.assignee == "operator":
+                        self._operator_steps[msg.step_id] = self._operator_steps.get(msg.step_id, 0) + 1
                         target = self.config.task(msg.task_id).step(msg.step_id).target_time_s
                         self.stress.add_step_time(now, (now - self._active_since) / target)
                 if msg.order_done:
@@ -233,6 +243,9 @@ class SimulatedShift:
             rula_al4_pct=round(100.0 * self._al4 / self._frames, 2) if self._frames else 0.0,
             rula_mean=round(self._rula_sum / self._frames, 3) if self._frames else 0.0,
             mean_stress=round(self._stress_sum / self._stress_n, 4) if self._stress_n else 0.0,
+            reba_high_pct=round(100.0 * self._reba_high / self._frames, 2) if self._frames else 0.0,
+            fatigue_peak_pct={k: round(v, 1) for k, v in sorted(self._fatigue_peak.items())},
+            lifting_index=self._lifting(),
             events_logged=logged, event_log=str(self.store.path) if self.store else None,
             speedup=round(self.duration_s / wall, 1) if wall > 0 else 0.0,
             reassignment_reasons=dict(self._reasons),
@@ -244,27 +257,46 @@ class SimulatedShift:
         working = st is not None and st.assignee == "operator" and st.phase in ("active", "verifying") \
             and not st.paused
         if not working:
+            self.ergo.rest(now)  # the cobot works or the cell waits: the operator's muscles recover
             return
         step = self.config.task(st.task_id).step(st.step_id)
         frame = self.camera.frame(now, self.operator.hand_targets(now),
                                   self.operator.posture_degradation_deg(now))
         body = frame.body
-        r = self.assessor.assess(body.world, frame.visibility, body.left_hand, body.right_hand, step)
-        score = ErgonomicScore(src="ergonomics", t=now, operator_id=self.profile.id, rula_grand=r.grand,
-                               rula_action_level=r.action_level, rula_left=r.left.grand,
-                               rula_right=r.right.grand, confidence=round(r.confidence, 3), step_id=step.id)
+        r = self.ergo.frame(now, body.world, frame.visibility, body.left_hand, body.right_hand, step)
+        rula, reba = r.rula, r.reba
+        worse = rula.left if rula.worse_side.name == "LEFT" else rula.right
+        score = ErgonomicScore(src="ergonomics", t=now, operator_id=self.profile.id, rula_grand=rula.grand,
+                               rula_action_level=rula.action_level, rula_left=rula.left.grand,
+                               rula_right=rula.right.grand, confidence=round(rula.confidence, 3), step_id=step.id,
+                               reba_score=reba.score, reba_action_level=reba.action_level,
+                               parts={"upper_arm": worse.upper_arm, "lower_arm": worse.lower_arm,
+                                      "wrist": worse.wrist, "neck": worse.neck, "trunk": worse.trunk,
+                                      "legs": worse.legs})
         self._frames += 1
-        self._rula_sum += score.rula_grand
-        if score.rula_action_level >= 3:
+        self._rula_sum += rula.grand
+        if rula.action_level >= 3:
             self._al3 += 1
-        if score.rula_action_level >= 4:
+        if rula.action_level >= 4:
             self._al4 += 1
+        if reba.action_level >= 3:
+            self._reba_high += 1
+        for region, state in self.ergo.fatigue_state.regions.items():
+            if state.fatigued > self._fatigue_peak.get(region, 0.0):
+                self._fatigue_peak[region] = state.fatigued
         self._log.append(score)
         self.engine.handle(score, now)
 
+    def _lifting(self) -> dict[str, float]:
+        """NIOSH lifting index of the lifting steps, at the rate the operator did them this shift."""
+        minutes = self.duration_s / 60.0
+        rate = {k: n / minutes for k, n in self._operator_steps.items()}
+        steps = [s for t in self.config.tasks for s in t.steps]
+        return {k: round(v.li, 3) for k, v in lifting_indices(steps, rate).items()}
+
 
 def run_shift(config: CellConfig, *, operator_id: str | None = None, policy: str | None = None,
-              duration_s: float = 8 * 3600, seed: int = 0, fps: float = 2.0,
+              duration_s: float = 8 * 3600, seed: int = 0, fps: float = 1.0,
               log_path: Path | None = None) -> ShiftSummary:
     store = EventStore(log_path, retention_days=config.store.retention_days) if log_path else None
     try:
