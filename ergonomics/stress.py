@@ -179,7 +179,6 @@ class StressEstimator:
         self._norm: float | None = None
         self._step_ratios: dict[str, list[float]] = {}
         self._step_norm: dict[str, float] = {}
-        self._idle_seen = False
         self.last_features: StressFeatures | None = None
 
     # ---- inputs ------------------------------------------------------------------------
@@ -236,7 +235,6 @@ class StressEstimator:
 
     def add_idle(self, t: float, seconds: float) -> None:
         """Idle or hesitation time (s) ending at t: e.g. a step shown but no hand movement."""
-        self._idle_seen = True
         self._events.append((t, "idle", max(0.0, float(seconds)), None))
 
     def add_step_time(self, t: float, ratio_to_target: float) -> None:
@@ -267,20 +265,19 @@ class StressEstimator:
     # ---- features ----------------------------------------------------------------------
     def features(self, now: float) -> StressFeatures:
         """The feature vector at `now` (the same one the model is trained on)."""
-        keep = max(self.window_s, self.hrv_window_s)
-        while self._beats and self._beats[0][0] < now - keep:
-            self._beats.popleft()
+        lo = now - self.hrv_window_s
+        beats = self._beats
+        while beats and beats[0][0] < lo:
+            beats.popleft()
         while self._events and self._events[0][0] < now - self.window_s:
             self._events.popleft()
         v = dict.fromkeys(FEATURES + CONTEXT, 0.0)
         # heart
-        lo = now - self.hrv_window_s
-        rr: list[float] = []
-        succ: list[bool] = []
-        for t, x, s in self._beats:
-            if lo <= t <= now:
-                succ.append(s and bool(rr))
-                rr.append(x)
+        window = [b for b in beats if b[0] <= now] if beats and beats[-1][0] > now else beats
+        rr = [x for _, x, _ in window]
+        succ = [s for _, _, s in window]
+        if succ:
+            succ[0] = False  # its predecessor is outside the window
         quality = 0.0
         b = self.baseline
         if b is not None and len(rr) >= self.min_window_beats:

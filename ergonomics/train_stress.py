@@ -166,6 +166,7 @@ def export_onnx(model, n_features: int, path: Path):
     onx = convert_sklearn(model, initial_types=[("features", FloatTensorType([None, n_features]))],
                           options={id(final): {"zipmap": False}}, target_opset=17)
     onx.doc_string = "P(high strain) from ergonomics.stress features; trained on simulated operators only"
+    onx.graph.name = "workcell_stress_model"  # skl2onnx names the graph with a random uuid: same data, same bytes
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(onx.SerializeToString())
     return onx
@@ -244,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         "version": VERSION,
         "created_by": "python -m ergonomics.train_stress " + " ".join(
             f"{k} {v}" for k, v in (("--csv", args.csv.name), ("--model", args.model),
-                                    ("--threshold", threshold), ("--seed", args.seed)) if v is not None),
+                                    ("--threshold", threshold), ("--seed", args.seed)) if v is not None)
+            + (" --compare" if args.compare else ""),
         "features": list(FEATURES),
         "input": {"name": "features", "type": "float32", "shape": [None, len(FEATURES)]},
         "output": {"name": "probabilities", "column": 1, "meaning": "P(high strain) for the window"},

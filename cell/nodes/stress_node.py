@@ -32,7 +32,7 @@ class StressNode(Node):
     def on_message(self, msg: Message, now: float) -> None:
         if isinstance(msg, StepState):
             if msg.phase == "done" and msg.assignee == "operator" and self.step is not None:
-                self.estimator.add_step_time(now, (now - self._active_since) / self.step.target_time_s)
+                self.estimator.add_step(now, self.step.id, now - self._active_since, self.step.target_time_s)
             if msg.phase == "active" and (self.state is None or (self.state.unit, self.state.step_id)
                                           != (msg.unit, msg.step_id)):
                 self._active_since = now
@@ -53,5 +53,4 @@ class StressNode(Node):
         est = self.estimator.estimate(now)
         self.publish(StressEstimate(src=self.name, t=now, operator_id=self.operator_id, index=est.index,
                                     confidence=est.confidence, contributions=est.contributions,
-                                    explanation=getattr(est, "explanation", ""),
-                                    method=getattr(self.estimator, "method", "rules")))
+                                    explanation=est.explanation, method=est.method))

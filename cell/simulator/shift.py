@@ -130,7 +130,7 @@ class SimulatedShift:
                     if msg.assignee == "operator":
                         self._operator_steps[msg.step_id] = self._operator_steps.get(msg.step_id, 0) + 1
                         target = self.config.task(msg.task_id).step(msg.step_id).target_time_s
-                        self.stress.add_step_time(now, (now - self._active_since) / target)
+                        self.stress.add_step(now, msg.step_id, now - self._active_since, target)
                 if msg.order_done:
                     queue.extend(self._next_order(now))
             elif isinstance(msg, Allocation):
@@ -215,7 +215,8 @@ class SimulatedShift:
                 self.stress.add_beats(now, self.operator.heartbeats(now - 5.0, now))
                 est = self.stress.estimate(now)
                 msg = StressEstimate(src="stress", t=now, operator_id=self.profile.id, index=est.index,
-                                     confidence=est.confidence, contributions=est.contributions)
+                                     confidence=est.confidence, contributions=est.contributions,
+                                     explanation=est.explanation, method=est.method)
                 self._log.append(msg)
                 self.engine.handle(msg, now)
                 if est.confidence > 0:

@@ -1,6 +1,6 @@
 """Labelled stress-feature recordings from simulated operators, for training and testing the stress model.
 
-    python -m cell.simulator.stress_recordings [--operators 48] [--hours 4] [--seed 1] --out FILE.csv
+    python -m cell.simulator.stress_recordings [--operators 80] [--hours 5] [--seed 1] --out FILE.csv
 
 Each simulated operator gets a random profile (skill, error rate, fatigue,
 help rate, pace), a random individual heart (its RR intervals scaled by a
@@ -103,14 +103,6 @@ class _RecordingEstimator(StressEstimator):
                 out.append(rr)
         super().add_beats(t, out)
 
-    def add_step_time(self, t: float, ratio_to_target: float) -> None:
-        # the shift calls this right after it stored the finished step's state: name the step
-        st = self.shift._state
-        if st is None:
-            return super().add_step_time(t, ratio_to_target)
-        target = self.shift.config.task(st.task_id).step(st.step_id).target_time_s
-        self.add_step(t, st.step_id, ratio_to_target * target, target)
-
     def estimate(self, now: float):
         est = super().estimate(now)
         # heartbeats(now - 5, now) brought the operator's strain up to `now` just before this call
@@ -180,8 +172,8 @@ def write_csv(rows: Iterable[dict], path: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", type=Path, default=EXAMPLE)
-    ap.add_argument("--operators", type=int, default=48)
-    ap.add_argument("--hours", type=float, default=4.0)
+    ap.add_argument("--operators", type=int, default=80)
+    ap.add_argument("--hours", type=float, default=5.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--window-s", type=float, default=WINDOW_S)
     ap.add_argument("--out", type=Path, required=True)
