@@ -288,6 +288,13 @@ class AllocationSettings(Model):
     window_s: float = Field(default=120, gt=0, description="ergonomic look-back window")
 
 
+class StressSettings(Model):
+    method: Literal["rules", "model"] = Field(
+        default="rules", description="rules: transparent weighted components; model: the shipped ONNX model "
+        "(trained on simulated operators only, see docs/stress.md)")
+    window_s: float = Field(default=120, ge=30, le=900, description="how far back the estimate looks")
+
+
 class BusSettings(Model):
     host: str = "127.0.0.1"
     base_port: int = Field(default=5550, ge=1024, le=65000)
@@ -316,6 +323,7 @@ class CellConfig(Model):
     operators: list[OperatorProfile] = Field(min_length=1)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     allocation: AllocationSettings = Field(default_factory=AllocationSettings)
+    stress: StressSettings = Field(default_factory=StressSettings)
     bus: BusSettings = Field(default_factory=BusSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     orders: list[WorkOrderSpec] = Field(default_factory=list)

@@ -140,7 +140,8 @@ class LiveStatus:
         if self.rula:
             t.add_row("posture", f"RULA {self.rula.rula_grand} (action level {self.rula.rula_action_level})")
         if self.stress:
-            t.add_row("stress", f"{self.stress.index:.2f} (confidence {self.stress.confidence:.2f})")
+            t.add_row("stress", f"{self.stress.index:.2f} (confidence {self.stress.confidence:.2f})"
+                      + (f" - {self.stress.explanation}" if self.stress.explanation else ""))
         if self.robot:
             t.add_row("cobot", f"{self.robot.mode}" + (f" {self.robot.program} {self.robot.progress:.0%}"
                                                         if self.robot.mode == "running" else "")

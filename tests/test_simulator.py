@@ -130,3 +130,20 @@ def test_cli_simulate_rejects_unknown_operator():
     r = subprocess.run([sys.executable, "-m", "cell", "simulate", str(ROOT / "configs" / "lamp-cell.yaml"),
                         "--operator", "op-nobody", "--duration", "1m"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "op-novice-01" in r.stderr
+
+
+def test_shift_with_the_learned_stress_model(cfg, tmp_path):
+    from cell.config import StressSettings
+
+    model_cfg = cfg.model_copy(update={"stress": StressSettings(method="model")})
+    log = tmp_path / "m.sqlite"
+    s = run_shift(model_cfg, operator_id="op-novice-01", duration_s=1800, seed=5, log_path=log)
+    store = EventStore(log)
+    try:
+        estimates = list(store.events("StressEstimate"))
+    finally:
+        store.close()
+    assert estimates and all(e["method"] == "model" for e in estimates)
+    late = [e for e in estimates if e["confidence"] > 0]
+    assert late and all(0.0 <= e["index"] <= 1.0 for e in late) and all(e["explanation"] for e in late)
+    assert 0.0 < s.mean_stress < 1.0

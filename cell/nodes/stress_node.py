@@ -23,7 +23,7 @@ class StressNode(Node):
                          heartbeat_s=config.bus.heartbeat_s)
         self.config = config
         self.operator_id = config.operator(options.operator_id).id
-        self.estimator = StressEstimator()
+        self.estimator = StressEstimator(window_s=config.stress.window_s, method=config.stress.method)
         self.state: StepState | None = None
         self.step: Step | None = None
         self._active_since = 0.0

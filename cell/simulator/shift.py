@@ -89,7 +89,7 @@ class SimulatedShift:
         self.cobot = SimulatedCobot(cobot_programs(config), name=(config.robot.name if config.robot else "cobot"))
         self.camera = SimulatedCamera(config, self.profile)
         self.ergo = OperatorErgonomics(self.profile, cache_size=60000)  # the camera caches poses as many
-        self.stress = StressEstimator()
+        self.stress = StressEstimator(window_s=config.stress.window_s, method=config.stress.method)
         self._log: list[Message] = []
         self._state: StepState | None = None
         self._frames = 0
