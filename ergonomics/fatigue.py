@@ -1,4 +1,4 @@
-"""Localized muscle fatigue per body region: the three-compartment controller model.
+"""Localized muscle fatigue per body region: the three-compartment controller model (3CC-r).
 
 Model (Xia T, Frey Law LA 2008, "A theoretical approach for modeling peripheral muscle
 fatigue and recovery", J Biomech 41:3046-3052). A region's motor units are split into
@@ -16,12 +16,26 @@ TL is the target load in % of the region's maximum (% MVC). When MA can no longe
 reach TL the task would fail; the state reports it (``RegionState.task_failure``).
 Residual capacity = 100 - MF (% of the fresh maximum).
 
+Rest recovery (3CC-r; Looft JM, Herkert N, Frey-Law L 2018, "Modification of a
+three-compartment muscle fatigue model to predict peak torque decline during intermittent
+tasks", J Biomech 77:16-25, PMC6092960, section 2.1 "Modified Fatigue Model")::
+
+    when TL > 0:  dMR/dt = -C(t) + R*MF          (original 3CC)
+    when TL = 0:  dMR/dt = -C(t) + (R*r)*MF      (modified 3CC-r)
+
+"This enhanced recovery occurs during rest intervals only (i.e. TL = 0)": r does not act
+while any load is held, also not while MA relaxes towards a lower, non-zero TL, so sustained
+tasks (and their endurance times) are exactly those of the 3CC model. The paper writes only
+the MR equation; the flow it multiplies is the MF -> MR flow of its Figure 1B, so the same
+R*r is taken out of MF (dMF/dt = F*MA - R*r*MF) and MR + MA + MF stays 100. r = 1 is the
+original model. ``FatigueModel(rest_recovery=...)``: "published" (default) gives each region
+the r below, a number gives every region that r, None (or 1) gives the plain 3CC model.
+
 Parameters
 ----------
 * L = 10 (per second), the controller gain of Xia & Frey Law (2008) that Frey-Law, Looft &
-  Heitsman (2012) kept for their endurance-time fits (``CONTROLLER_GAIN``); from the
-  author's notes of those papers, not re-read here; public implementations of the model
-  (bioptim, User-in-the-Box) use the same 10.
+  Heitsman (2012) kept for their endurance-time fits (``CONTROLLER_GAIN``); confirmed by
+  Looft et al. (2018), Table 4 footnote: "controller parameters set at L_D and L_R = 10".
 * F and R (per second) from Frey-Law LA, Looft JM, Heitsman J (2012), "A three-compartment
   muscle fatigue model accurately predicts joint-specific maximum endurance times for
   sustained isometric tasks", J Biomech 45:1803-1808 (table of optimal parameters per
@@ -31,12 +45,11 @@ Parameters
   joint    F        R        how it was checked here
   ======== ======== ======== ====================================================
   shoulder 0.01820  0.00168  abstract (PMC3397684): the largest F and R of all joints
-  elbow    0.00912  0.00094  paper table as reused in public code: bioptim (citing
-                             Looft et al. 2018, which takes the 2012 values) and
-                             MyoSuite both use these for the elbow
+  elbow    0.00912  0.00094  Looft et al. (2018) Table 4, which reprints the 2012
+                             optimal F and R ("Elbow")
   trunk    0.00755  0.00075  paper table, from the author's notes; not re-read here
-  hand     0.00980  0.00064  paper table (hand/grip), from the author's notes; not
-                             re-read here
+                             (Looft et al. 2018 Table 4 has no trunk row)
+  hand     0.00980  0.00064  Looft et al. (2018) Table 4, 2012 values ("Grip")
   ======== ======== ======== ====================================================
 
   The stored copy of the abstract reads "Optimal F and R values ranged from 0.00589
@@ -45,21 +58,46 @@ Parameters
   & Avin (2010) find the most fatigable joint, would be the least fatigable, and with
   R = 0.0182 > F the ankle could hold 76 % MVC for ever. The consistent reading, used
   here, is F from 0.00589 (ankle) to 0.0182 (shoulder) and R from 0.00058 (ankle) to
-  0.00168 (shoulder).
+  0.00168 (shoulder). Looft et al. (2018) Table 4 lists the ankle as F = 0.00589,
+  R = 0.00058, which confirms that reading.
 * Neck: Frey-Law et al. (2012) give no neck parameters. The neck region uses the shoulder
   values, the nearest documented region (the upper trapezius holds both the head and the
   shoulder girdle) and the most fatigable one, so the substitution errs towards fatigue.
 
-The 3CC model over-predicts fatigue for intermittent work with rest pauses (Looft, Herkert
-& Frey-Law 2018, J Biomech 77:16-25, who add a rest recovery multiplier r); this module
-implements the original model only, so its MF is an upper estimate for intermittent tasks.
+* Rest recovery multiplier r, Looft et al. (2018), Table 2 ("Final r_opt") and Table 4, from
+  a meta-analysis of 63 studies of intermittent isometric work (% peak torque decline, ankle,
+  knee, elbow, hand/grip; read in the paper's full text, PMC6092960):
+
+  ========= ==== ==========================================================================
+  joint     r    basis
+  ========= ==== ==========================================================================
+  elbow     15   Table 2/4, elbow (least error at r = 8-10, but "the AICs for r of 8 versus
+                 15 were not different"; the paper settles on 15)
+  hand      30   Table 2/4, hand/grip (grip, first dorsal interosseus, abductor and adductor
+                 pollicis)
+  shoulder  15   general value (Table 2/4 "General (All)"): "no shoulder or trunk studies met
+                 all inclusion/exclusion criteria"; the paper: "a rest recovery value of 15 is
+                 a reasonable initial estimate until more data become available"
+  trunk     15   general value, as for the shoulder (no trunk data)
+  neck      15   general value (the neck uses the shoulder's F and R)
+  ========= ==== ==========================================================================
+
+  Regions given with their own ``FatigueParameters`` under a name outside ``REGION_JOINT``
+  get the general r = 15 (``GENERAL_REST_RECOVERY``). Looft et al. fitted r with these
+  Frey-Law et al. (2012) F and R and L = 10 (Table 4); over all joints the 3CC model
+  over-predicted torque decline by 23.3 % on average, the 3CC-r model by 1.2 % (absolute
+  error 8.2 %). Their data held few low-intensity, low-duty-cycle tasks ("only 14 % of the
+  data involved < 50 % MVC or duty cycle"), none for the shoulder, and the paper notes the
+  result "may not translate to dynamic tasks": MF remains an estimate, not a measurement.
 
 Integration
 -----------
-The load is held constant over each ``update(dt)`` (zero-order hold). With C(t) piecewise
+The load is held constant over each ``update(dt)`` (zero-order hold), so the recovery rate
+(R, or R*r while TL = 0) is constant over a step too. With C(t) piecewise
 linear the ODEs are linear inside each regime, so each regime is solved exactly: the
 tracking regime (first and third line of C) in closed form, the exhausted regime (second
-line) with the exact 2x2 matrix exponential. Regime changes inside a step are located by
+line) with the exact 2x2 matrix exponential. At rest (TL = 0) MA >= TL always holds: only
+the closed form with recovery rate R*r is used. Regime changes inside a step are located by
 bisection to ``EVENT_TOLERANCE_S``; steps are cut to at most ``MAX_SUBSTEP_S`` so no
 change can be missed. The result does not depend on dt (0.03 s frames or 60 s summaries)
 beyond that tolerance.
@@ -158,12 +196,33 @@ REGION_JOINT: dict[str, str] = {
 DEFAULT_REGIONS: tuple[str, ...] = tuple(REGION_JOINT)
 
 
+# Looft, Herkert & Frey-Law 2018, Table 2 "Final r_opt" / Table 4. No shoulder or trunk data
+# were found for that meta-analysis: those regions (and the neck) take the general value.
+GENERAL_REST_RECOVERY = 15.0
+JOINT_REST_RECOVERY: dict[str, float] = {
+    "shoulder": GENERAL_REST_RECOVERY,   # general value, no shoulder data in the paper
+    "elbow": 15.0,                       # elbow
+    "trunk": GENERAL_REST_RECOVERY,      # general value, no trunk data in the paper
+    "hand": 30.0,                        # hand/grip
+}
+PUBLISHED = "published"
+
+
 def region_parameters(region: str) -> FatigueParameters:
     """The published F and R of a region name (see ``REGION_JOINT``)."""
     try:
         return JOINT_PARAMETERS[REGION_JOINT[region]]
     except KeyError:
         raise ValueError(f"unknown region {region!r}; known: {', '.join(REGION_JOINT)}") from None
+
+
+def region_rest_recovery(region: str) -> float:
+    """The published rest recovery multiplier r of a region name (Looft et al. 2018).
+
+    Regions outside ``REGION_JOINT`` (own ``FatigueParameters``) get the general value.
+    """
+    joint = REGION_JOINT.get(region)
+    return JOINT_REST_RECOVERY[joint] if joint is not None else GENERAL_REST_RECOVERY
 
 
 # ---------------------------------------------------------------- state
@@ -202,16 +261,36 @@ class FatigueState:
 
 # ---------------------------------------------------------------- exact solutions
 
+def _tracking_factors(t: float, f: float, r: float, gain: float
+                      ) -> tuple[float, float, float, float]:
+    """The time factors of ``_tracking``: exp(-k t), exp(-r t), and the coupling term
+    (exp(-k t) - exp(-r t)) / (r - k) as numerator and denominator; k = L + F."""
+    k = gain + f
+    ek, er = math.exp(-k * t), math.exp(-r * t)
+    d = r - k
+    if abs(d) > 1e-9 * k:
+        return ek, er, ek - er, d
+    return ek, er, -t * ek, 1.0     # the limit r -> k (only with an extreme rest multiplier)
+
+
+def _tracking_with(ma: float, mf: float, tl: float, f: float, r: float, gain: float,
+                   ek: float, er: float, num: float, den: float) -> tuple[float, float]:
+    """``_tracking`` with its time factors given (``_tracking_factors``)."""
+    ma_inf = gain * tl / (gain + f)
+    mf_inf = f * ma_inf / r
+    return (ma_inf + (ma - ma_inf) * ek,
+            mf_inf + (mf - mf_inf) * er + f * (ma - ma_inf) * num / den)
+
+
 def _tracking(ma: float, mf: float, tl: float, t: float, f: float, r: float,
               gain: float) -> tuple[float, float]:
-    """MA, MF after t seconds with C = L (TL - MA): closed form."""
-    k = gain + f
-    ma_inf = gain * tl / k
-    mf_inf = f * ma_inf / r
-    ek, er = math.exp(-k * t), math.exp(-r * t)
-    ma_t = ma_inf + (ma - ma_inf) * ek
-    mf_t = mf_inf + (mf - mf_inf) * er + f * (ma - ma_inf) * (ek - er) / (r - k)
-    return ma_t, mf_t
+    """MA, MF after t seconds with C = L (TL - MA): closed form (r: the recovery rate).
+
+    With k = L + F, MA* = L TL / k and MF* = F MA* / r:
+    MA(t) = MA* + (MA - MA*) e^(-k t),
+    MF(t) = MF* + (MF - MF*) e^(-r t) + F (MA - MA*) (e^(-k t) - e^(-r t)) / (r - k).
+    """
+    return _tracking_with(ma, mf, tl, f, r, gain, *_tracking_factors(t, f, r, gain))
 
 
 def _exhausted(ma: float, mf: float, t: float, f: float, r: float,
@@ -254,21 +333,24 @@ def _in_tracking(ma: float, mf: float, tl: float) -> bool:
     return ma >= tl or mf < 100.0 - tl
 
 
-def _advance(ma: float, mf: float, tl: float, dt: float, p: FatigueParameters,
+def _advance(ma: float, mf: float, tl: float, dt: float, f: float, r: float,
              gain: float) -> tuple[float, float]:
-    f, r = p.fatigue, p.recovery
+    """MA, MF after dt seconds at target load tl; r is the recovery rate in force (R or R*r)."""
     remaining = dt
     while remaining > 0.0:
-        h = min(remaining, MAX_SUBSTEP_S)
-        tracking = _in_tracking(ma, mf, tl)
+        h = remaining if remaining < MAX_SUBSTEP_S else MAX_SUBSTEP_S
+        tracking = ma >= tl or mf < 100.0 - tl          # _in_tracking, inlined: runs per frame
+        if tracking:
+            end_ma, end_mf = _tracking(ma, mf, tl, h, f, r, gain)
+        else:
+            end_ma, end_mf = _exhausted(ma, mf, h, f, r, gain)
+        if (end_ma >= tl or end_mf < 100.0 - tl) != tracking:
+            def solve(t: float, ma0: float = ma, mf0: float = mf,
+                      tracking: bool = tracking) -> tuple[float, float]:
+                if tracking:
+                    return _tracking(ma0, mf0, tl, t, f, r, gain)
+                return _exhausted(ma0, mf0, t, f, r, gain)
 
-        def solve(t: float, ma0: float = ma, mf0: float = mf) -> tuple[float, float]:
-            if tracking:
-                return _tracking(ma0, mf0, tl, t, f, r, gain)
-            return _exhausted(ma0, mf0, t, f, r, gain)
-
-        end = solve(h)
-        if _in_tracking(*end, tl) != tracking:
             lo, hi = 0.0, h           # first time the regime changes
             while hi - lo > EVENT_TOLERANCE_S:
                 mid = 0.5 * (lo + hi)
@@ -277,28 +359,50 @@ def _advance(ma: float, mf: float, tl: float, dt: float, p: FatigueParameters,
                 else:
                     lo = mid
             h = max(hi, EVENT_TOLERANCE_S)
-            end = solve(h)
-            if tracking and not _in_tracking(*end, tl):
+            end_ma, end_mf = solve(h)
+            if tracking and not _in_tracking(end_ma, end_mf, tl):
                 # land exactly on the boundary MF = 100 - TL so the next regime starts there
-                end = (end[0], max(end[1], 100.0 - tl))
-        ma, mf = end
-        ma = min(100.0, max(0.0, ma))
-        mf = min(100.0 - ma, max(0.0, mf))
+                end_mf = max(end_mf, 100.0 - tl)
+        # clamp to 0 <= MA <= 100, 0 <= MF <= 100 - MA (as min/max, written out for speed)
+        ma = 0.0 if end_ma < 0.0 else (100.0 if end_ma > 100.0 else end_ma)
+        top = 100.0 - ma
+        mf = 0.0 if end_mf < 0.0 else (top if end_mf > top else end_mf)
         remaining -= h
     return ma, mf
 
 
 # ---------------------------------------------------------------- the model
 
+class _Region:
+    """One region's parameters and compartments, and the time factors of the last dt."""
+
+    __slots__ = ("name", "f", "r_load", "r_rest", "ma", "mf", "state", "dt",
+                 "load_factors", "rest_factors")
+
+    def __init__(self, name: str, f: float, r_load: float, r_rest: float):
+        self.name, self.f, self.r_load, self.r_rest = name, f, r_load, r_rest
+        self.ma = self.mf = 0.0
+        self.state: RegionState | None = None
+        self.dt = -1.0
+        self.load_factors = self.rest_factors = (0.0, 0.0, 0.0, 1.0)
+
+
 class FatigueModel:
-    """Three-compartment fatigue of several body regions; pure, time passed in as dt.
+    """Three-compartment fatigue of several body regions (3CC-r); pure, time passed in as dt.
 
     ``regions``: region names (parameters from ``REGION_JOINT``) or a mapping from a
     name to its own ``FatigueParameters``. Every region starts fresh (MR = 100).
+
+    ``rest_recovery``: the rest recovery multiplier r of Looft et al. (2018), which multiplies
+    R while a region's target load is 0. ``"published"`` (the default): each region's
+    published r (``region_rest_recovery``: 30 for the hands, 15 elsewhere); a number >= 1:
+    that r for every region; ``None`` or 1: the original 3CC model. ``self.rest_recovery``
+    holds the r of each region.
     """
 
     def __init__(self, regions: Iterable[str] | Mapping[str, FatigueParameters] = DEFAULT_REGIONS,
-                 *, controller_gain: float = CONTROLLER_GAIN):
+                 *, controller_gain: float = CONTROLLER_GAIN,
+                 rest_recovery: float | str | None = PUBLISHED):
         if isinstance(regions, Mapping):
             self.parameters = dict(regions)
         else:
@@ -308,43 +412,82 @@ class FatigueModel:
         if not controller_gain > 0.0:
             raise ValueError(f"controller gain must be > 0, got {controller_gain}")
         self.controller_gain = controller_gain
-        self._ma = {name: 0.0 for name in self.parameters}
-        self._mf = {name: 0.0 for name in self.parameters}
-        self._tl = {name: 0.0 for name in self.parameters}
+        if rest_recovery is None:
+            self.rest_recovery = {name: 1.0 for name in self.parameters}
+        elif isinstance(rest_recovery, str):
+            if rest_recovery != PUBLISHED:
+                raise ValueError(f"rest_recovery must be a number, None or {PUBLISHED!r}, "
+                                 f"got {rest_recovery!r}")
+            self.rest_recovery = {name: region_rest_recovery(name) for name in self.parameters}
+        else:
+            r = float(rest_recovery)
+            if not (math.isfinite(r) and r >= 1.0):
+                raise ValueError(f"rest_recovery must be a finite number >= 1, got {rest_recovery}")
+            self.rest_recovery = {name: r for name in self.parameters}
+        self._names = frozenset(self.parameters)
+        # recovery rate R while loaded, R*r at rest (Looft et al. 2018)
+        self._regions = [_Region(name, p.fatigue, p.recovery, p.recovery * self.rest_recovery[name])
+                         for name, p in self.parameters.items()]
         self.elapsed_s = 0.0
+        self.update(0.0, {})
 
     def update(self, dt_s: float, loads: Mapping[str, float]) -> FatigueState:
         """Advance by ``dt_s`` seconds with target loads (% MVC) held over the step.
 
         A region missing from ``loads`` is at rest (TL = 0): the operator rests or the
-        cobot does the step. Loads above 100 % are held at 100.
+        cobot does the step; its recovery rate is then R*r (3CC-r). Loads above 100 % are
+        held at 100.
         """
         if not (math.isfinite(dt_s) and dt_s >= 0.0):
             raise ValueError(f"dt must be a finite value >= 0, got {dt_s}")
-        unknown = set(loads) - set(self.parameters)
-        if unknown:
+        if not self._names.issuperset(loads):
+            unknown = set(loads) - self._names
             raise ValueError(f"unknown region(s): {', '.join(sorted(unknown))}")
-        for name, p in self.parameters.items():
-            tl = float(loads.get(name, 0.0))
-            if not (math.isfinite(tl) and tl >= 0.0):
-                raise ValueError(f"target load of {name} must be >= 0 % MVC, got {tl}")
-            tl = min(tl, 100.0)
-            self._tl[name] = tl
-            if dt_s > 0.0:
-                self._ma[name], self._mf[name] = _advance(
-                    self._ma[name], self._mf[name], tl, dt_s, p, self.controller_gain)
+        gain = self.controller_gain
+        # one step of the closed form covers dt when the region tracks its load and stays
+        # tracking (nearly always); its exponentials are kept while dt stays the same
+        fast = 0.0 < dt_s <= MAX_SUBSTEP_S
+        for reg in self._regions:
+            tl = loads.get(reg.name, 0.0)
+            if tl:
+                tl = float(tl)
+                if not (tl > 0.0 and tl != math.inf):       # rejects NaN, < 0, inf
+                    raise ValueError(f"target load of {reg.name} must be >= 0 % MVC, got {tl}")
+                if tl > 100.0:
+                    tl = 100.0
+                resting, r = False, reg.r_load
+            else:
+                if tl != 0:                                  # None, "" and the like
+                    raise ValueError(f"target load of {reg.name} must be >= 0 % MVC, got {tl!r}")
+                tl = 0.0
+                resting, r = True, reg.r_rest                # rest: Looft et al. 2018
+            ma, mf, f = reg.ma, reg.mf, reg.f
+            if fast and (ma >= tl or mf < 100.0 - tl):
+                if reg.dt != dt_s:
+                    reg.dt = dt_s
+                    reg.load_factors = _tracking_factors(dt_s, f, reg.r_load, gain)
+                    reg.rest_factors = _tracking_factors(dt_s, f, reg.r_rest, gain)
+                factors = reg.rest_factors if resting else reg.load_factors
+                end_ma, end_mf = _tracking_with(ma, mf, tl, f, r, gain, *factors)
+                if end_ma >= tl or end_mf < 100.0 - tl:      # no regime change: as _advance
+                    ma = 0.0 if end_ma < 0.0 else (100.0 if end_ma > 100.0 else end_ma)
+                    top = 100.0 - ma
+                    mf = 0.0 if end_mf < 0.0 else (top if end_mf > top else end_mf)
+                else:
+                    ma, mf = _advance(ma, mf, tl, dt_s, f, r, gain)
+            elif dt_s > 0.0:
+                ma, mf = _advance(ma, mf, tl, dt_s, f, r, gain)
+            old = reg.state
+            if old is None or old.active != ma or old.fatigued != mf or old.target_load != tl:
+                reg.ma, reg.mf = ma, mf
+                reg.state = RegionState(ma, max(0.0, 100.0 - ma - mf), mf, tl,
+                                        not (ma >= tl or mf < 100.0 - tl))
         self.elapsed_s += dt_s
         return self.state()
 
     def state(self) -> FatigueState:
         """The current compartments without advancing time."""
-        regions = {}
-        for name in self.parameters:
-            ma, mf, tl = self._ma[name], self._mf[name], self._tl[name]
-            regions[name] = RegionState(
-                active=ma, resting=max(0.0, 100.0 - ma - mf), fatigued=mf, target_load=tl,
-                task_failure=not _in_tracking(ma, mf, tl))
-        return FatigueState(elapsed_s=self.elapsed_s, regions=regions)
+        return FatigueState(self.elapsed_s, {reg.name: reg.state for reg in self._regions})
 
 
 def endurance_time_s(target_load: float, parameters: FatigueParameters) -> float:

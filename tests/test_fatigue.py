@@ -1,4 +1,5 @@
-"""Three-compartment fatigue model (Xia & Frey Law 2008) with Frey-Law et al. (2012) parameters.
+"""Three-compartment fatigue model (Xia & Frey Law 2008) with Frey-Law et al. (2012) parameters
+and the rest recovery multiplier r of Looft, Herkert & Frey-Law (2018) (3CC-r).
 
 References are computed here independently of ergonomics.fatigue: a plain explicit Euler
 loop of the published equations with a very small step, and the closed form of a
@@ -14,23 +15,31 @@ import pytest
 from ergonomics.angles import ArmAngles, JointAngles
 from ergonomics.fatigue import (
     CONTROLLER_GAIN,
+    GENERAL_REST_RECOVERY,
     JOINT_PARAMETERS,
     FatigueModel,
     FatigueParameters,
     StrengthProfile,
     endurance_time_s,
     region_parameters,
+    region_rest_recovery,
     target_load,
 )
 from ergonomics.landmarks import Side
 
 SHOULDER_F, SHOULDER_R = 0.0182, 0.00168     # Frey-Law et al. 2012 (abstract)
 ELBOW_F, ELBOW_R = 0.00912, 0.00094          # Frey-Law et al. 2012 (elbow)
+# Looft, Herkert & Frey-Law 2018, Table 2 "Final r_opt": 15 (ankle, knee, elbow, general),
+# 30 (hand/grip); no shoulder or trunk data, for which the paper proposes the general 15
+R_GENERAL, R_HAND = 15.0, 30.0
 
 
 def euler_reference(tl_profile, duration_s: float, f: float, r: float, dt: float = 1e-3,
-                    gain: float = 10.0):
-    """Explicit Euler of the 3CC equations; yields (t, MA, MR, MF) every step."""
+                    gain: float = 10.0, rest_recovery: float = 1.0):
+    """Explicit Euler of the 3CC(-r) equations; yields (t, MA, MR, MF) every step.
+
+    3CC-r (Looft et al. 2018): while TL = 0 the recovery rate is R*r instead of R.
+    """
     ma, mr, mf = 0.0, 100.0, 0.0
     t = 0.0
     n = int(round(duration_s / dt))
@@ -42,7 +51,8 @@ def euler_reference(tl_profile, duration_s: float, f: float, r: float, dt: float
             c = gain * mr
         else:
             c = gain * (tl - ma)
-        dma, dmr, dmf = c - f * ma, -c + r * mf, f * ma - r * mf
+        rec = r * rest_recovery if tl == 0 else r
+        dma, dmr, dmf = c - f * ma, -c + rec * mf, f * ma - rec * mf
         ma, mr, mf = ma + dt * dma, mr + dt * dmr, mf + dt * dmf
         t += dt
         yield t, ma, mr, mf
@@ -121,20 +131,24 @@ def test_endurance_time_matches_euler_and_closed_form() -> None:
     assert math.isinf(endurance_time_s(8.0, FatigueParameters(SHOULDER_F, SHOULDER_R)))
 
 
-def test_follows_euler_through_failure_and_recovery() -> None:
-    # 30 % for 200 s (fails at ~144 s and goes on failing), then rest for 300 s
+@pytest.mark.parametrize(("rest_recovery", "r"), [(None, 1.0), ("published", R_GENERAL)])
+def test_follows_euler_through_failure_and_recovery(rest_recovery, r: float) -> None:
+    # 30 % for 200 s (fails at ~144 s and goes on failing), then rest for 300 s; a region
+    # with its own parameters gets the general r of Looft et al. (2018)
     def profile(t: float) -> float:
         return 30.0 if t < 200.0 else 0.0
 
     reference = {}
-    for t, ma, mr, mf in euler_reference(profile, 500.0, ELBOW_F * 2, ELBOW_R * 2, dt=2e-3):
-        for mark in (100.0, 200.0, 500.0):
+    for t, ma, mr, mf in euler_reference(profile, 500.0, ELBOW_F * 2, ELBOW_R * 2, dt=2e-3,
+                                         rest_recovery=r):
+        for mark in (100.0, 200.0, 300.0, 500.0):
             if abs(t - mark) < 1e-6:
                 reference[mark] = mf
     params = {"x": FatigueParameters(ELBOW_F * 2, ELBOW_R * 2)}
-    model = FatigueModel(params)
+    model = FatigueModel(params, rest_recovery=rest_recovery)
+    assert model.rest_recovery == {"x": r}
     t = 0.0
-    for mark in (100.0, 200.0, 500.0):
+    for mark in (100.0, 200.0, 300.0, 500.0):
         while t < mark - 1e-9:
             model.update(0.5, {"x": profile(t)})
             t += 0.5
@@ -142,7 +156,8 @@ def test_follows_euler_through_failure_and_recovery() -> None:
 
 
 def test_recovers_at_rest() -> None:
-    model = FatigueModel(["shoulder_right"])
+    # the original 3CC model (r = 1)
+    model = FatigueModel(["shoulder_right"], rest_recovery=None)
     for _ in range(120):
         model.update(1.0, {"shoulder_right": 30.0})
     mf0 = model.state().fatigued("shoulder_right")
@@ -154,13 +169,14 @@ def test_recovers_at_rest() -> None:
     assert not s.task_failure
 
 
+@pytest.mark.parametrize("rest_recovery", [None, "published"])
 @pytest.mark.parametrize("region", ["shoulder_left", "trunk", "hand_right"])
-def test_step_size_independence(region: str) -> None:
+def test_step_size_independence(region: str, rest_recovery) -> None:
     # 30 % for 200 s (past failure for the shoulder), rest 300 s, 15 % for 100 s
     phases = [(200.0, 30.0), (300.0, 0.0), (100.0, 15.0)]
     results = {}
     for dt in (0.05, 5.0):
-        model = FatigueModel([region])
+        model = FatigueModel([region], rest_recovery=rest_recovery)
         marks = []
         for length, tl in phases:
             for _ in range(int(round(length / dt))):
@@ -188,8 +204,111 @@ def test_input_checks() -> None:
         model.update(1.0, {"trunk": -5.0})
     with pytest.raises(ValueError):
         model.update(-1.0, {})
+    for bad in (math.nan, math.inf, None):
+        with pytest.raises(ValueError):
+            model.update(1.0, {"trunk": bad})
     s = model.update(1.0, {"trunk": 150.0})      # held at 100 % MVC
     assert s.regions["trunk"].target_load == 100.0
+    assert model.state() == s
+
+
+# ------------------------------------------------------------------ 3CC-r: rest recovery
+
+
+def test_published_rest_recovery_multipliers() -> None:
+    assert GENERAL_REST_RECOVERY == R_GENERAL
+    assert region_rest_recovery("elbow_left") == 15.0
+    assert region_rest_recovery("hand_right") == R_HAND
+    # no shoulder, trunk or neck data in Looft et al. (2018): the general value
+    for region in ("shoulder_left", "shoulder_right", "trunk", "neck"):
+        assert region_rest_recovery(region) == R_GENERAL
+    assert region_rest_recovery("own_region") == R_GENERAL
+    assert FatigueModel().rest_recovery == {name: region_rest_recovery(name)
+                                            for name in FatigueModel().parameters}
+    assert set(FatigueModel(rest_recovery=None).rest_recovery.values()) == {1.0}
+    assert set(FatigueModel(rest_recovery=8).rest_recovery.values()) == {8.0}
+    for bad in (0.5, 0.0, -3.0, math.inf, math.nan, "fast"):
+        with pytest.raises(ValueError):
+            FatigueModel(rest_recovery=bad)
+
+
+def test_rest_recovery_is_r_times_faster_and_follows_euler() -> None:
+    # shoulder: 30 % MVC for 120 s, then rest (TL = 0); the model against the Euler loop, and
+    # the decay rate of MF at rest, once MA has relaxed, is R for 3CC and r*R for 3CC-r
+    def profile(t: float) -> float:
+        return 30.0 if t < 120.0 else 0.0
+
+    marks = (120.0, 140.0, 180.0)
+    rates = {}
+    for rest_recovery, r in ((None, 1.0), ("published", R_GENERAL), (40.0, 40.0)):
+        reference = {}
+        for t, ma, mr, mf in euler_reference(profile, 180.0, SHOULDER_F, SHOULDER_R,
+                                             rest_recovery=r):
+            for mark in marks:
+                if abs(t - mark) < 1e-6:
+                    reference[mark] = mf
+        model = FatigueModel(["shoulder_left"], rest_recovery=rest_recovery)
+        model.update(120.0, {"shoulder_left": 30.0})
+        got = {120.0: model.state().fatigued("shoulder_left")}
+        got[140.0] = model.update(20.0, {}).fatigued("shoulder_left")
+        got[180.0] = model.update(40.0, {"shoulder_left": 0.0}).fatigued("shoulder_left")
+        for mark in marks:
+            assert got[mark] == pytest.approx(reference[mark], rel=0.01), (r, mark)
+        rate = math.log(got[140.0] / got[180.0]) / 40.0
+        euler_rate = math.log(reference[140.0] / reference[180.0]) / 40.0
+        assert rate == pytest.approx(r * SHOULDER_R, rel=1e-6)
+        assert euler_rate == pytest.approx(r * SHOULDER_R, rel=1e-3)
+        rates[r] = rate
+    assert rates[R_GENERAL] / rates[1.0] == pytest.approx(R_GENERAL, rel=1e-6)
+    assert rates[40.0] / rates[1.0] == pytest.approx(40.0, rel=1e-6)
+
+
+def test_intermittent_duty_cycle_fatigues_far_less_under_3cc_r() -> None:
+    # 15 % MVC for 10 s, rest 10 s, for 2 h at the shoulder: the plain 3CC model drives MF to
+    # ~80 % (its steady state F x 7.5 % / R), which Looft et al. (2018) found over-predicted
+    # for intermittent work; with r = 15 MF stays near 9 %
+    def run(rest_recovery, dt: float) -> float:
+        model = FatigueModel(["shoulder_left"], rest_recovery=rest_recovery)
+        for i in range(int(round(7200.0 / dt))):
+            working = (i * dt) % 20.0 < 10.0 - 1e-9
+            state = model.update(dt, {"shoulder_left": 15.0} if working else {})
+        return state.fatigued("shoulder_left")
+
+    plain, plain_coarse = run(None, 0.5), run(None, 10.0)
+    rested, rested_coarse = run("published", 0.5), run("published", 10.0)
+    assert plain > 75.0
+    assert rested < 12.0
+    assert rested < plain / 5.0
+    # step-size independence under 3CC-r: 0.5-s frames against one step per phase
+    assert plain_coarse == pytest.approx(plain, rel=0.01)
+    assert rested_coarse == pytest.approx(rested, rel=0.01)
+    # and the same cycle against the Euler loop over its first 10 minutes
+    reference = [mf for t, ma, mr, mf in euler_reference(
+        lambda t: 15.0 if t % 20.0 < 10.0 else 0.0, 600.0, SHOULDER_F, SHOULDER_R, dt=2e-3,
+        rest_recovery=R_GENERAL)][-1]
+    model = FatigueModel(["shoulder_left"])
+    for i in range(1200):
+        model.update(0.5, {"shoulder_left": 15.0} if (i * 0.5) % 20.0 < 10.0 - 1e-9 else {})
+    assert model.state().fatigued("shoulder_left") == pytest.approx(reference, rel=0.01)
+
+
+@pytest.mark.parametrize("region", ["shoulder_left", "elbow_right", "hand_left"])
+def test_rest_recovery_leaves_loaded_work_unchanged(region: str) -> None:
+    # r acts only while TL = 0: sustained loads (through task failure), small loads held
+    # without a pause, and relaxing from a high to a lower non-zero load (MA > TL) give the
+    # same compartments, to the last bit, for any r
+    phases = [(200.0, 30.0), (100.0, 2.0), (300.0, 12.0), (60.0, 80.0), (120.0, 0.5)]
+    finals = []
+    for rest_recovery in (None, "published", 60.0):
+        model = FatigueModel([region], rest_recovery=rest_recovery)
+        trace = []
+        for length, tl in phases:
+            for _ in range(int(round(length / 0.5))):
+                s = model.update(0.5, {region: tl}).regions[region]
+                trace.append((s.active, s.fatigued, s.task_failure))
+        finals.append(trace)
+    assert finals[0] == finals[1] == finals[2]
+    assert any(failure for _, _, failure in finals[0])       # the 80 % phase fails
 
 
 # ------------------------------------------------------------------ target loads from posture
