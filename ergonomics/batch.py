@@ -67,6 +67,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import angles as _angles
+from .angles import _cross, _dot, _mid, _sub  # tuple arithmetic: works unchanged on tuples of (N,) arrays
 from . import reba as _reba
 from . import rula as _rula
 from .angles import (
@@ -184,22 +185,6 @@ for _table in (_RULA_A, _RULA_B, _RULA_C, _REBA_A, _REBA_B, _REBA_C):
 # The same helpers as angles.py, on tuples of (N,) arrays (or floats), in the same operation order.
 
 Vec = tuple[Any, Any, Any]
-
-
-def _sub(a: Vec, b: Vec) -> Vec:
-    return (a[0] - b[0], a[1] - b[1], a[2] - b[2])
-
-
-def _mid(a: Vec, b: Vec) -> Vec:
-    return ((a[0] + b[0]) * 0.5, (a[1] + b[1]) * 0.5, (a[2] + b[2]) * 0.5)
-
-
-def _dot(a: Vec, b: Vec) -> Any:
-    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-
-
-def _cross(a: Vec, b: Vec) -> Vec:
-    return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
 
 
 def _norm(a: Vec) -> FloatArray:
