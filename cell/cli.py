@@ -75,7 +75,7 @@ def validate(config: Path = typer.Argument(..., help="the cell YAML"),
 def simulate(config: Path = typer.Argument(..., help="the cell YAML"),
              operator: Optional[str] = typer.Option(None, help="operator profile id (default: the first)"),
              duration: str = typer.Option("8h", help="simulated time, e.g. 8h, 90m"),
-             policy: Optional[str] = typer.Option(None, help="allocation policy: static or ergonomic"),
+             policy: Optional[str] = typer.Option(None, help="allocation policy: static, operator-only or ergonomic"),
              seed: int = typer.Option(0, help="same seed, same result"),
              fps: float = typer.Option(1.0, help="simulated camera frames per second that are scored (the live camera path scores 5)"),
              log: Optional[Path] = typer.Option(None, help="event log (SQLite); default out/sim-<operator>-<seed>.sqlite"),
@@ -89,8 +89,10 @@ def simulate(config: Path = typer.Argument(..., help="the cell YAML"),
     except KeyError:
         typer.echo(f"no operator {operator!r}; allowed: {', '.join(o.id for o in cfg.operators)}", err=True)
         raise typer.Exit(2) from None
-    if policy is not None and policy not in ("static", "ergonomic"):
-        typer.echo(f"no policy {policy!r}; allowed: static, ergonomic", err=True)
+    from cell.allocation import POLICIES
+
+    if policy is not None and policy not in POLICIES:
+        typer.echo(f"no policy {policy!r}; allowed: {', '.join(POLICIES)}", err=True)
         raise typer.Exit(2)
     log_path = log or Path("out") / f"sim-{profile.id}-{seed}.sqlite"
     if log_path.exists():
@@ -116,6 +118,25 @@ def simulate(config: Path = typer.Argument(..., help="the cell YAML"),
         f"  NIOSH lifting      {', '.join(f'{k} LI {v:.2f}' for k, v in s.lifting_index.items()) or '-'}\n"
         f"  mean stress index  {s.mean_stress:.2f}\n"
         f"  event log          {s.event_log} ({s.events_logged} events)")
+
+
+@app.command()
+def compare(config: Path = typer.Argument(..., help="the cell YAML"),
+            duration: str = typer.Option("8h", help="simulated time per shift"),
+            seed: int = typer.Option(0, help="the same seed for every run"),
+            out: Optional[Path] = typer.Option(None, help="also write the table (markdown) to this file")) -> None:
+    """Run every allocation policy on the same seeded shift for each operator profile; print one table."""
+    from cell.simulator.compare import compare_policies, markdown_table
+
+    cfg = _load(config)
+    rows = compare_policies(cfg, duration_s=parse_duration(duration), seed=seed)
+    table = markdown_table(rows, cfg.allocation.min_operator_share)
+    header = (f"Allocation policies on {cfg.cell.id}, {duration} simulated shift, seed {seed} "
+              f"(`cell compare {config} --duration {duration} --seed {seed}`)\n\n")
+    typer.echo(header + table)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(header + table, encoding="utf-8")
 
 
 def _options(operator, state_dir, frames_dir, speed, start_orders=True):

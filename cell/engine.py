@@ -17,12 +17,15 @@ from collections import deque
 
 import msgspec
 
-from cell.allocation import Allocator, LiveLoad, default_assignee
+from cell.allocation import Allocator, LiveLoad, default_assignee, prior_cost
 from cell.config import CellConfig, OperatorProfile, Step
 from cell.messages import (
-    Allocation, DeviceEvent, EngineCommand, ErgonomicScore, Fault, Message, RobotCommand,
-    RobotStatus, Snapshot, StepState, StressEstimate, TaskEvent,
+    Allocation, DeviceEvent, EngineCommand, ErgonomicScore, ExposureSummary, FatigueState, Fault, Message,
+    RobotCommand, RobotStatus, Snapshot, StepState, StressEstimate, TaskEvent,
 )
+
+STEP_COST_ALPHA = 0.02      # learning rate of a step's usual RULA score (about the last 50 scored frames)
+STEP_COST_MIN_FRAMES = 20   # measured frames before the learned cost replaces the posture-profile guess
 
 
 class OrderState(msgspec.Struct):
@@ -81,6 +84,10 @@ class TaskEngine:
         self._stress = StressEstimate(src="", t=0.0, operator_id=operator.id, index=0.0, confidence=0.0)
         self._last_alloc: Allocation | None = None
         self._bins = {z.id for z in config.zones if z.kind == "bin"}
+        self._exposure: ExposureSummary | None = None
+        self._fatigue: FatigueState | None = None
+        self._cost: dict[str, tuple[float, int]] = {}  # step id -> (learned mean RULA grand, frames)
+        self._duration: dict[str, tuple[float, int]] = {}  # step id -> (operator's usual time, steps measured)
 
     # ---- queries -------------------------------------------------------------------------
     @property
@@ -112,9 +119,36 @@ class TaskEngine:
         o = self.state.current
         done = (o.operator_steps + o.cobot_steps) if o else 0
         share = o.operator_steps / done if o and done else 1.0
-        return LiveLoad(rula_high_share=high, rula_mean=mean, rula_seen_s=seen, stress=self._stress.index,
-                        stress_confidence=self._stress.confidence, operator_share=share,
-                        cobot_available=self.cobot_available())
+        e = self._exposure
+        arm = {side: e.arm_elevation_pct.get(f"{side}.>60", 0.0) for side in ("left", "right")} if e else {}
+        step = self.step()
+        both = [s for s in self.config.task(o.task_id).steps if s.who == "both"] if o else []
+        costs = sorted(self.step_cost(s) for s in both)
+        return LiveLoad(now=now, rula_high_share=high, rula_mean=mean, rula_seen_s=seen,
+                        arm_above_60_pct=arm, exposure_window_s=e.window_s if e else 0.0,
+                        fatigue_pct=dict(self._fatigue.fatigued_pct) if self._fatigue else {},
+                        stress=self._stress.index, stress_confidence=self._stress.confidence, operator_share=share,
+                        cobot_available=self.cobot_available(),
+                        step_cost=self.step_cost(step) if step else None,
+                        typical_cost=costs[(len(costs) - 1) // 2] if costs else None,  # lower median
+                        operator_time_s=self.operator_time(step) if step else None,
+                        cobot_time_s=self._cobot_time(step))
+
+    def operator_time(self, step: Step) -> float:
+        """How long this operator usually takes for a step: measured, or the target time at their pace."""
+        mean, n = self._duration.get(step.id, (0.0, 0))
+        return mean if n >= 3 else step.target_time_s / self.operator.pace
+
+    def _cobot_time(self, step: Step | None) -> float | None:
+        robot = self.config.robot
+        if step is None or robot is None or step.id not in robot.programs:
+            return None
+        return robot.programs[step.id].duration_s
+
+    def step_cost(self, step: Step) -> float:
+        """What a step usually scores (RULA grand) for this operator: learned, or guessed from its profile."""
+        learned, n = self._cost.get(step.id, (0.0, 0))
+        return learned if n >= STEP_COST_MIN_FRAMES else prior_cost(step)
 
     def step_state(self, now: float, order_done: bool = False, *, new: bool = True) -> StepState:
         """The current state as a message; ``new=False`` repeats the last one (same ``seq``)."""
@@ -193,6 +227,9 @@ class TaskEngine:
         o.phase = "done"
         if o.assignee == "operator":
             o.operator_steps += 1
+            step_id = self.config.task(o.task_id).steps[o.step_index].id
+            mean, n = self._duration.get(step_id, (now - o.step_started, 0))
+            self._duration[step_id] = (mean + 0.2 * ((now - o.step_started) - mean), n + 1)
         else:
             o.cobot_steps += 1
         out.append(self.step_state(now))
@@ -221,6 +258,17 @@ class TaskEngine:
         if isinstance(msg, ErgonomicScore):
             if msg.operator_id == self.operator.id:
                 self._ergo.append((msg.t, msg.rula_action_level, msg.rula_grand))
+                if msg.step_id:
+                    mean, n = self._cost.get(msg.step_id, (float(msg.rula_grand), 0))
+                    self._cost[msg.step_id] = (mean + STEP_COST_ALPHA * (msg.rula_grand - mean), n + 1)
+            return []
+        if isinstance(msg, ExposureSummary):
+            if msg.operator_id == self.operator.id:
+                self._exposure = msg
+            return []
+        if isinstance(msg, FatigueState):
+            if msg.operator_id == self.operator.id:
+                self._fatigue = msg
             return []
         if isinstance(msg, StressEstimate):
             if msg.operator_id == self.operator.id:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cell.config import OperatorProfile, Step
+from cell.messages import ExposureSummary as ExposureMessage, FatigueState as FatigueMessage
 from ergonomics.angles import JointAngles, joint_angles
 from ergonomics.exposure import ExposureSummary, PostureStream, exposure_summary
 from ergonomics.fatigue import FatigueModel, FatigueState, target_load
@@ -122,3 +123,23 @@ def lifting_indices(steps: list[Step], lifts_per_min: dict[str, float]) -> dict[
                                 coupling=NIOSH_COUPLING[step.coupling])
         out[step.id] = lifting_index(step.load_kg, geometry)
     return out
+
+
+def exposure_message(e: ExposureSummary, src: str, operator_id: str, now: float) -> ExposureMessage:
+    """The bus form of an exposure summary (sides and classes as 'left.20-60' keys)."""
+    elevation = {f"{side.name.lower()}.{cls}": round(v, 2) for side, classes in e.arm_elevation_pct.items()
+                 for cls, v in classes.items()}
+    entries = {f"{side.name.lower()}.{cls}": round(v, 2) for side, classes in e.arm_entries_per_min.items()
+               for cls, v in classes.items()}
+    return ExposureMessage(
+        src=src, t=now, operator_id=operator_id, window_s=round(e.t1 - e.t0, 1),
+        rula_al_pct={str(k): round(v, 2) for k, v in e.rula_action_level_pct.items()},
+        reba_al_pct={str(k): round(v, 2) for k, v in (e.reba_action_level_pct or {}).items()},
+        arm_elevation_pct=elevation, arm_elevation_per_min=entries, static_postures=e.static_count,
+        static_s=round(e.static_time_s, 1), repetitions_per_min=round(e.repetition_per_min, 2),
+        mean_grand=round(e.rula_grand_mean, 2), peak_grand=e.rula_grand_peak, confidence=round(e.mean_confidence, 3))
+
+
+def fatigue_message(state: FatigueState, src: str, operator_id: str, now: float) -> FatigueMessage:
+    return FatigueMessage(src=src, t=now, operator_id=operator_id,
+                          fatigued_pct={k: round(v.fatigued, 2) for k, v in state.regions.items()})

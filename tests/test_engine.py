@@ -242,33 +242,97 @@ def test_timer_verification_finishes_on_tick(cfg):
 
 # ---- allocator --------------------------------------------------------------------------
 
+def ergonomic(cfg):
+    return ErgonomicAllocator(cfg.allocation, cfg.thresholds)
+
+
 def test_ergonomic_policy_moves_both_steps_on_sustained_posture_load(cfg):
-    alloc = ErgonomicAllocator(cfg.allocation, cfg.thresholds)
     op = cfg.operator("op-experienced-02")
     step = cfg.task("desk-lamp").step("fit_shade")
-    calm = alloc.decide(step, op, LiveLoad(rula_high_share=0.1, rula_seen_s=120))
-    loaded = alloc.decide(step, op, LiveLoad(rula_high_share=0.5, rula_seen_s=120))
-    early = alloc.decide(step, op, LiveLoad(rula_high_share=0.9, rula_seen_s=5))
-    assert calm.assignee == "operator"
-    assert loaded.assignee == "cobot" and "50%" in loaded.reason
-    assert early.assignee == "operator"  # five seconds of evidence is not enough to move work
-    assert alloc.decide(step, op, LiveLoad(rula_high_share=0.5, rula_seen_s=120, cobot_available=False)).assignee == "operator"
+    assert ergonomic(cfg).decide(step, op, LiveLoad(rula_high_share=0.1, rula_seen_s=120)).assignee == "operator"
+    loaded = ergonomic(cfg).decide(step, op, LiveLoad(rula_high_share=0.5, rula_seen_s=120))
+    assert loaded.assignee == "cobot" and "50%" in loaded.reason and "action level 3+" in loaded.reason
+    # five seconds of evidence is not enough to move work
+    assert ergonomic(cfg).decide(step, op, LiveLoad(rula_high_share=0.9, rula_seen_s=5)).assignee == "operator"
+    # a cobot that cannot take work gets none
+    gone = ergonomic(cfg).decide(step, op, LiveLoad(rula_high_share=0.5, rula_seen_s=120, cobot_available=False))
+    assert gone.assignee == "operator" and gone.hard
+
+
+def test_reason_names_the_arm_and_the_minutes(cfg):
+    op = cfg.operator("op-experienced-02")
+    step = cfg.task("desk-lamp").step("screw_stem")
+    d = ergonomic(cfg).decide(step, op, LiveLoad(arm_above_60_pct={"right": 70.0, "left": 5.0},
+                                                  exposure_window_s=1200, step_cost=5.2, typical_cost=4.0))
+    assert d.assignee == "cobot"
+    assert "right upper arm was above 60\u00b0 for 14 of the last 20 min" in d.reason
+    assert "usually scores RULA 5.2" in d.reason
+    tired = ergonomic(cfg).decide(step, op, LiveLoad(fatigue_pct={"shoulder_right": 62.0}))
+    assert tired.assignee == "cobot" and "shoulder right muscles are 62% fatigued" in tired.reason
+
+
+def test_while_loaded_the_lighter_steps_stay_with_the_operator(cfg):
+    op = cfg.operator("op-experienced-02")
+    alloc = ergonomic(cfg)
+    heavy, light = cfg.task("desk-lamp").step("screw_stem"), cfg.task("desk-lamp").step("fit_shade")
+    live = dict(rula_high_share=0.5, rula_seen_s=120, typical_cost=4.0)
+    assert alloc.decide(heavy, op, LiveLoad(now=0, step_cost=5.0, **live)).assignee == "cobot"
+    d = alloc.decide(light, op, LiveLoad(now=10, step_cost=3.0, **live))
+    assert d.assignee == "operator" and "lighter" in d.reason
+
+
+def test_hysteresis_no_ping_pong_on_a_noisy_signal(cfg):
+    import random
+
+    op = cfg.operator("op-experienced-02")
+    step = cfg.task("desk-lamp").step("fit_shade")
+    alloc = ergonomic(cfg)
+    rng = random.Random(3)
+    who = []
+    # posture load hovering around the threshold (0.25): noise between 0.15 and 0.35, a decision every 10 s
+    for i in range(360):
+        share = 0.25 + rng.uniform(-0.10, 0.10)
+        who.append(alloc.decide(step, op, LiveLoad(now=i * 10.0, rula_high_share=share, rula_seen_s=120)).assignee)
+    flips = sum(1 for a, b in zip(who, who[1:]) if a != b)
+    assert who[-1] == "cobot" and flips == 1  # it went to the cobot once and stayed: no ping-pong
+    # a threshold rule without hysteresis would have flipped on most decisions
+    naive = ["cobot" if 0.25 + rng.uniform(-0.1, 0.1) >= 0.25 else "operator" for _ in range(360)]
+    assert sum(1 for a, b in zip(naive, naive[1:]) if a != b) > 100
+
+
+def test_minimum_dwell_before_the_step_comes_back(cfg):
+    op = cfg.operator("op-experienced-02")
+    step = cfg.task("desk-lamp").step("fit_shade")
+    alloc = ergonomic(cfg)
+    assert alloc.decide(step, op, LiveLoad(now=0, rula_high_share=0.5, rula_seen_s=120)).assignee == "cobot"
+    calm = dict(rula_high_share=0.0, rula_seen_s=120)
+    assert alloc.decide(step, op, LiveLoad(now=200, **calm)).assignee == "cobot"  # load dropped, dwell not over
+    assert alloc.decide(step, op, LiveLoad(now=alloc.dwell_s + 1, **calm)).assignee == "operator"
 
 
 def test_ergonomic_policy_keeps_minimum_operator_share(cfg):
-    alloc = ErgonomicAllocator(cfg.allocation, cfg.thresholds)
     step = cfg.task("desk-lamp").step("fit_shade")
-    d = alloc.decide(step, cfg.operator("op-experienced-02"),
-                     LiveLoad(rula_high_share=0.9, rula_seen_s=120, operator_share=0.3))
-    assert d.assignee == "operator" and "meaningful work" in d.reason
+    d = ergonomic(cfg).decide(step, cfg.operator("op-experienced-02"),
+                              LiveLoad(rula_high_share=0.9, rula_seen_s=120, operator_share=0.3))
+    assert d.assignee == "operator" and "meaningful work" in d.reason and "30%" in d.reason
 
 
 def test_stress_moves_step_only_with_confidence(cfg):
-    alloc = ErgonomicAllocator(cfg.allocation, cfg.thresholds)
     step = cfg.task("desk-lamp").step("fit_shade")
     op = cfg.operator("op-experienced-02")
-    assert alloc.decide(step, op, LiveLoad(stress=0.9, stress_confidence=0.8)).assignee == "cobot"
-    assert alloc.decide(step, op, LiveLoad(stress=0.9, stress_confidence=0.2)).assignee == "operator"
+    assert ergonomic(cfg).decide(step, op, LiveLoad(stress=0.9, stress_confidence=0.8)).assignee == "cobot"
+    assert ergonomic(cfg).decide(step, op, LiveLoad(stress=0.9, stress_confidence=0.2)).assignee == "operator"
+
+
+def test_operator_only_baseline_respects_the_profile(cfg):
+    from cell.allocation import OperatorOnlyAllocator
+
+    alloc = OperatorOnlyAllocator(cfg.allocation)
+    task = cfg.task("desk-lamp")
+    limited, expert = cfg.operator("op-limited-03"), cfg.operator("op-experienced-02")
+    assert alloc.decide(task.step("screw_shade"), expert, LiveLoad()).assignee == "operator"  # planned cobot
+    assert alloc.decide(task.step("unload_lamp"), limited, LiveLoad()).assignee == "cobot"   # 2.1 kg > 2 kg
+    assert alloc.decide(task.step("screw_shade"), limited, LiveLoad()).assignee == "cobot"   # no overhead
 
 
 def test_ergonomic_scores_reach_the_allocator_through_the_engine(cfg):
@@ -282,3 +346,36 @@ def test_ergonomic_scores_reach_the_allocator_through_the_engine(cfg):
     out = do_operator_step(e, 101.0)  # insert_stem done: screw_stem (both) is allocated now
     alloc = [m for m in out if isinstance(m, Allocation)][0]
     assert alloc.step_id == "screw_stem" and alloc.assignee == "cobot" and alloc.reassigned
+
+
+@pytest.mark.parametrize("policy", ["static", "operator-only", "ergonomic"])
+def test_hard_constraints_hold_in_every_policy(cfg, policy):
+    from cell.allocation import make_allocator
+
+    task = cfg.task("desk-lamp")
+    forbidding = cfg.operator("op-experienced-02").model_copy(
+        update={"limits": cfg.operator("op-experienced-02").limits.model_copy(update={"forbidden_steps": ["fit_shade"]})})
+    limited = cfg.operator("op-limited-03")
+    for live in (LiveLoad(), LiveLoad(rula_high_share=0.9, rula_seen_s=120), LiveLoad(stress=0.95, stress_confidence=0.9)):
+        alloc = make_allocator(policy, cfg.allocation, cfg.thresholds)
+        assert alloc.decide(task.step("fit_shade"), forbidding, live).assignee == "cobot"     # forbidden
+        assert alloc.decide(task.step("unload_lamp"), limited, live).assignee == "cobot"      # above max load
+        assert alloc.decide(task.step("thread_cable"), limited, live).assignee == "operator"  # only a person
+        gone = LiveLoad(**{**live.__dict__, "cobot_available": False})
+        assert alloc.decide(task.step("screw_shade"), cfg.operator("op-experienced-02"), gone).assignee == "operator"
+
+
+def test_cli_compare_runs_every_policy_for_every_profile(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "cmp.md"
+    r = subprocess.run([sys.executable, "-m", "cell", "compare", str(ROOT / "configs" / "lamp-cell.yaml"),
+                        "--duration", "10m", "--seed", "1", "--out", str(out)], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    table = out.read_text()
+    for op in ("op-novice-01", "op-experienced-02", "op-limited-03"):
+        for policy in ("operator-only", "static", "ergonomic"):
+            assert f"| {op} | {policy} |" in table
+    assert "RULA AL>=3 %" in table and "operator share" in table and "below minimum" not in table

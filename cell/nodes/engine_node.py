@@ -29,7 +29,7 @@ class EngineNode(Node):
     STORE_WAIT_S = 10.0  # a fresh engine waits this long for the event log before starting orders
     def __init__(self, config: CellConfig, endpoints: BusEndpoints, options):
         super().__init__("engine", endpoints,
-                         topics=["task.event", "robot.status", "ergo.score", "stress.estimate",
+                         topics=["task.event", "robot.status", "ergo.", "stress.estimate",
                                  "device.event", "fault.", "heartbeat.", "engine.command"],
                          command_endpoint=BusEndpoints.bind_form(endpoints.engine),
                          heartbeat_s=config.bus.heartbeat_s)

@@ -15,9 +15,9 @@ import numpy as np
 
 from cell.bus import BusEndpoints
 from cell.config import CellConfig, Step
-from cell.messages import ErgonomicScore, ExposureSummary, FatigueState, Message, PoseFrame, StepState
+from cell.messages import ErgonomicScore, Message, PoseFrame, StepState
 from cell.runtime import Node
-from ergonomics.assess import OperatorErgonomics
+from ergonomics.assess import OperatorErgonomics, exposure_message, fatigue_message
 
 
 class ErgonomicsNode(Node):
@@ -71,9 +71,7 @@ class ErgonomicsNode(Node):
             self.ergo.rest(now)
         if now >= self._next_fatigue:
             self._next_fatigue = now + self.FATIGUE_EVERY_S
-            regions = self.ergo.fatigue_state.regions
-            self.publish(FatigueState(src=self.name, t=now, operator_id=self.profile.id,
-                                      fatigued_pct={k: round(v.fatigued, 2) for k, v in regions.items()}))
+            self.publish(fatigue_message(self.ergo.fatigue_state, self.name, self.profile.id, now))
         if now >= self._next_exposure and self._first_frame is not None:
             self._next_exposure = now + self.EXPOSURE_EVERY_S
             t0 = max(self._first_frame, now - self.EXPOSURE_WINDOW_S)
@@ -82,21 +80,6 @@ class ErgonomicsNode(Node):
             except ValueError:
                 return  # no scored frames in the window (the cobot did the work)
             self.publish(exposure_message(e, self.name, self.profile.id, now))
-
-
-def exposure_message(e, src: str, operator_id: str, now: float) -> ExposureSummary:
-    """The bus form of an exposure summary (sides and classes as 'left.20-60' keys)."""
-    elevation = {f"{side.name.lower()}.{cls}": round(v, 2) for side, classes in e.arm_elevation_pct.items()
-                 for cls, v in classes.items()}
-    entries = {f"{side.name.lower()}.{cls}": round(v, 2) for side, classes in e.arm_entries_per_min.items()
-               for cls, v in classes.items()}
-    return ExposureSummary(
-        src=src, t=now, operator_id=operator_id, window_s=round(e.t1 - e.t0, 1),
-        rula_al_pct={str(k): round(v, 2) for k, v in e.rula_action_level_pct.items()},
-        reba_al_pct={str(k): round(v, 2) for k, v in (e.reba_action_level_pct or {}).items()},
-        arm_elevation_pct=elevation, arm_elevation_per_min=entries, static_postures=e.static_count,
-        static_s=round(e.static_time_s, 1), repetitions_per_min=round(e.repetition_per_min, 2),
-        mean_grand=round(e.rula_grand_mean, 2), peak_grand=e.rula_grand_peak, confidence=round(e.mean_confidence, 3))
 
 
 def _hand(flat: list[float] | None) -> np.ndarray | None:

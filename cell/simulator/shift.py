@@ -25,7 +25,7 @@ from cell.messages import (
 )
 from cell.simulator.camera import SimulatedCamera
 from cell.store import EventStore
-from ergonomics.assess import OperatorErgonomics, lifting_indices
+from ergonomics.assess import OperatorErgonomics, exposure_message, fatigue_message, lifting_indices
 from ergonomics.stress import StressEstimator
 from robot_bridge.driver import DriverError
 from robot_bridge.simulated import SimulatedCobot
@@ -108,6 +108,7 @@ class SimulatedShift:
         self._operator_steps: dict[str, int] = {}
         self._reba_high = 0
         self._fatigue_peak: dict[str, float] = {}
+        self._first_scored: float | None = None
 
     # ---- routing --------------------------------------------------------------------
     def _dispatch(self, msgs: list[Message], now: float) -> None:
@@ -188,6 +189,7 @@ class SimulatedShift:
         dt = 1.0 / self.fps
         next_frame = 0.0
         next_stress = 5.0
+        next_fatigue, next_exposure = 5.0, 30.0
         end = self.duration_s
         while now < end:
             # the next thing that happens: an operator event, the cobot finishing, a frame, a stress tick
@@ -210,6 +212,18 @@ class SimulatedShift:
             if now >= next_frame:
                 next_frame += dt
                 self._score_frame(now)
+            if now >= next_fatigue:
+                next_fatigue += 5.0
+                self.engine.handle(fatigue_message(self.ergo.fatigue_state, "ergonomics", self.profile.id, now), now)
+            if now >= next_exposure:
+                next_exposure += 30.0
+                if self._first_scored is not None:
+                    try:
+                        e = self.ergo.exposure(max(self._first_scored, now - 600.0), now)
+                    except ValueError:
+                        e = None  # nothing scored in the window: the cobot did the work
+                    if e is not None:
+                        self.engine.handle(exposure_message(e, "ergonomics", self.profile.id, now), now)
             if now >= next_stress:
                 next_stress += 5.0
                 self.stress.add_beats(now, self.operator.heartbeats(now - 5.0, now))
@@ -265,6 +279,8 @@ class SimulatedShift:
                                   self.operator.posture_degradation_deg(now))
         body = frame.body
         r = self.ergo.frame(now, body.world, frame.visibility, body.left_hand, body.right_hand, step)
+        if self._first_scored is None:
+            self._first_scored = now
         rula, reba = r.rula, r.reba
         worse = rula.left if rula.worse_side.name == "LEFT" else rula.right
         score = ErgonomicScore(src="ergonomics", t=now, operator_id=self.profile.id, rula_grand=rula.grand,
