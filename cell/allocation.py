@@ -13,6 +13,8 @@ Policies:
 * ``static``: the plan in the config (``who``, and ``plan`` for 'both' steps).
 * ``operator-only``: the operator does every step the profile allows; the
   cobot only what the operator may not do. The baseline for comparisons.
+* ``optimal``: a look-ahead over the remaining steps of the unit that
+  minimises time plus weighted predicted ergonomic load (see ``OptimalAllocator``).
 * ``ergonomic``: rules with hysteresis and a minimum dwell. The operator
   enters a "loaded" state when posture load, arm elevation or fatigue pass
   an upper threshold and leaves it only below a lower one, and never sooner
@@ -31,7 +33,7 @@ from typing import Literal, Protocol
 from cell.config import AllocationSettings, OperatorProfile, Step, Thresholds
 
 Assignee = Literal["operator", "cobot"]
-POLICIES = ("static", "operator-only", "ergonomic")
+POLICIES = ("static", "operator-only", "ergonomic", "optimal")
 
 # a first guess of a step's RULA grand score from its posture profile, before anything was measured
 PRIOR_COST = {"near": 3.0, "normal": 3.0, "far": 3.5, "low": 4.5, "high": 4.5, "overhead": 5.5}
@@ -45,6 +47,16 @@ def prior_cost(step: Step) -> float:
     if step.load_kg > 2:
         cost += 1.0
     return cost
+
+
+@dataclass(frozen=True)
+class StepForecast:
+    """What a remaining step would cost: time for each agent, and its usual RULA score for this operator."""
+
+    step: Step
+    operator_time_s: float
+    cobot_time_s: float | None
+    cost: float
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,8 @@ class LiveLoad:
     typical_cost: float | None = None  # the median of that over the 'both' steps
     operator_time_s: float | None = None  # how long this operator usually takes for this step
     cobot_time_s: float | None = None     # how long the cobot's program for it runs
+    remaining: tuple[StepForecast, ...] = ()  # this step and the rest of the unit, in order
+    steps_done: int = 0                   # steps finished in this order (for the operator's share)
 
 
 @dataclass(frozen=True)
@@ -248,6 +262,101 @@ class ErgonomicAllocator:
         return Decision(planned, f"load is fine; as planned ({planned})", self.name)
 
 
+ACCEPTABLE_RULA = 2.0  # RULA grand scores of 1-2 are acceptable (action level 1): no ergonomic cost
+
+
+@dataclass
+class OptimalAllocator:
+    """Look-ahead over the rest of the unit: minimise time + weight x predicted ergonomic load.
+
+    Each remaining step goes to the operator or the cobot. The cost of a plan is the
+    time of its steps (the engine runs one step at a time) plus, for every operator step,
+    ``ergonomic_weight`` x (usual RULA score above the acceptable 2) x its time x how
+    loaded the operator is now (1 + recent share at the cobot threshold + fatigue/50 +
+    confident stress). Hard limits fix a step's agent; the plan keeps the operator's share
+    of the order at or above the minimum. Solved exactly by dynamic programming over
+    (step, operator steps so far): an additive cost and one counting constraint make the
+    problem a shortest path, so a general solver (OR-Tools CP-SAT) would add a dependency
+    and start-up time without a better answer. It decides the current step only; the next
+    decision plans again with what was measured meanwhile.
+    """
+
+    settings: AllocationSettings
+    thresholds: Thresholds
+    name: str = "optimal"
+    ergonomic_weight: float = 1.0
+
+    def _load_factor(self, live: LiveLoad) -> float:
+        stress = live.stress if live.stress_confidence >= 0.5 else 0.0
+        return 1.0 + live.rula_high_share + max(live.fatigue_pct.values(), default=0.0) / 50.0 + stress
+
+    def decide(self, step: Step, operator: OperatorProfile, live: LiveLoad) -> Decision:
+        hard = _hard_rules(step, operator, live, self.name)
+        if hard:
+            return hard
+        plan = self.plan(operator, live)
+        if plan is None:
+            return Decision("operator", "no plan keeps the operator's minimum share; the operator does it", self.name)
+        who, saved, extra = plan
+        n = len(live.remaining)
+        if who == "cobot":
+            return Decision("cobot", f"look-ahead over the {n} remaining steps: the cobot doing this one saves "
+                            f"{saved:.0f} load-weighted seconds for the operator at {extra:+.0f} s of work time",
+                            self.name)
+        return Decision("operator", f"look-ahead over the {n} remaining steps: the operator does this one "
+                        f"(giving it to the cobot would save {saved:.0f} load-weighted seconds at {extra:+.0f} s)",
+                        self.name)
+
+    def plan(self, operator: OperatorProfile, live: LiveLoad) -> tuple[Assignee, float, float] | None:
+        """(who does the first remaining step, its load saving, its time change) of the cheapest plan."""
+        factor = self._load_factor(live)
+        forecasts = live.remaining
+        if not forecasts:
+            return None
+        n = len(forecasts)
+        # options per step: (agent, cost); forced steps have one option
+        options: list[list[tuple[Assignee, float]]] = []
+        for f in forecasts:
+            op_cost = f.operator_time_s * (1.0 + self.ergonomic_weight * factor * max(0.0, f.cost - ACCEPTABLE_RULA))
+            hard = _hard_rules(f.step, operator, live, self.name)
+            can_cobot = f.cobot_time_s is not None and live.cobot_available
+            if hard is not None:
+                if hard.assignee == "cobot" and not can_cobot:
+                    options.append([("operator", op_cost)])  # the engine pauses or hands it back
+                else:
+                    options.append([(hard.assignee, op_cost if hard.assignee == "operator" else f.cobot_time_s or 0.0)])
+            else:
+                opts: list[tuple[Assignee, float]] = [("operator", op_cost)]
+                if can_cobot:
+                    opts.append(("cobot", f.cobot_time_s or 0.0))
+                options.append(opts)
+        # minimum operator steps over the order: share of (done + remaining) >= min share
+        done_op = round(live.operator_share * live.steps_done)
+        need = max(0, math.ceil(self.settings.min_operator_share * (live.steps_done + n) - 1e-9) - done_op)
+        inf = math.inf
+        # best[i][k]: cheapest cost of steps i.. given k operator steps still needed (capped at 0)
+        best = [[inf] * (need + 1) for _ in range(n + 1)]
+        best[n][0] = 0.0
+        for i in range(n - 1, -1, -1):
+            for k in range(need + 1):
+                for agent, cost in options[i]:
+                    k2 = max(0, k - 1) if agent == "operator" else k
+                    if best[i + 1][k2] < inf:
+                        best[i][k] = min(best[i][k], cost + best[i + 1][k2])
+        if best[0][need] == inf:
+            return None
+        first = forecasts[0]
+        choice: Assignee = "operator"
+        cost_if: dict[str, float] = {}
+        for agent, cost in options[0]:
+            k2 = max(0, need - 1) if agent == "operator" else need
+            cost_if[agent] = cost + best[1][k2]
+        choice = min(cost_if, key=cost_if.get)  # type: ignore[arg-type]
+        load_saving = first.operator_time_s * self.ergonomic_weight * factor * max(0.0, first.cost - ACCEPTABLE_RULA)
+        extra = (first.cobot_time_s or 0.0) - first.operator_time_s
+        return choice, load_saving, extra
+
+
 def make_allocator(policy: str, settings: AllocationSettings, thresholds: Thresholds) -> Allocator:
     if policy == "static":
         return StaticAllocator(settings)
@@ -255,4 +364,6 @@ def make_allocator(policy: str, settings: AllocationSettings, thresholds: Thresh
         return OperatorOnlyAllocator(settings)
     if policy == "ergonomic":
         return ErgonomicAllocator(settings, thresholds)
+    if policy == "optimal":
+        return OptimalAllocator(settings, thresholds, ergonomic_weight=settings.ergonomic_weight)
     raise ValueError(f"unknown allocation policy {policy!r}; allowed: {', '.join(POLICIES)}")

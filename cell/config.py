@@ -267,7 +267,7 @@ class OperatorProfile(Model):
     pace: float = Field(default=1.0, gt=0.2, le=3.0, description="relative speed, 1 = target times")
     limits: OperatorLimits = Field(default_factory=OperatorLimits)
     body: Body = Field(default_factory=Body)
-    policy: Literal["static", "operator-only", "ergonomic"] | None = None
+    policy: Literal["static", "operator-only", "ergonomic", "optimal"] | None = None
     simulation: OperatorSimulation = Field(default_factory=OperatorSimulation)
 
 
@@ -282,10 +282,12 @@ class Thresholds(Model):
 
 
 class AllocationSettings(Model):
-    policy: Literal["static", "operator-only", "ergonomic"] = "ergonomic"
+    policy: Literal["static", "operator-only", "ergonomic", "optimal"] = "ergonomic"
     both_default: Literal["operator", "cobot"] = "operator"
     min_operator_share: float = Field(default=0.5, ge=0, le=1)
     window_s: float = Field(default=120, gt=0, description="ergonomic look-back window")
+    ergonomic_weight: float = Field(default=1.0, ge=0, le=10, description="optimal policy: weight of predicted "
+                                    "ergonomic load against work time (0 = time only)")
 
 
 class StressSettings(Model):

@@ -17,7 +17,7 @@ from collections import deque
 
 import msgspec
 
-from cell.allocation import Allocator, LiveLoad, default_assignee, prior_cost
+from cell.allocation import Allocator, LiveLoad, StepForecast, default_assignee, prior_cost
 from cell.config import CellConfig, OperatorProfile, Step
 from cell.messages import (
     Allocation, DeviceEvent, EngineCommand, ErgonomicScore, ExposureSummary, FatigueState, Fault, Message,
@@ -132,7 +132,10 @@ class TaskEngine:
                         step_cost=self.step_cost(step) if step else None,
                         typical_cost=costs[(len(costs) - 1) // 2] if costs else None,  # lower median
                         operator_time_s=self.operator_time(step) if step else None,
-                        cobot_time_s=self._cobot_time(step))
+                        cobot_time_s=self._cobot_time(step),
+                        remaining=tuple(StepForecast(s, self.operator_time(s), self._cobot_time(s), self.step_cost(s))
+                                        for s in (self.config.task(o.task_id).steps[o.step_index:] if o else [])),
+                        steps_done=done)
 
     def operator_time(self, step: Step) -> float:
         """How long this operator usually takes for a step: measured, or the target time at their pace."""

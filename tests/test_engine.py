@@ -348,7 +348,7 @@ def test_ergonomic_scores_reach_the_allocator_through_the_engine(cfg):
     assert alloc.step_id == "screw_stem" and alloc.assignee == "cobot" and alloc.reassigned
 
 
-@pytest.mark.parametrize("policy", ["static", "operator-only", "ergonomic"])
+@pytest.mark.parametrize("policy", ["static", "operator-only", "ergonomic", "optimal"])
 def test_hard_constraints_hold_in_every_policy(cfg, policy):
     from cell.allocation import make_allocator
 
@@ -379,3 +379,46 @@ def test_cli_compare_runs_every_policy_for_every_profile(tmp_path):
         for policy in ("operator-only", "static", "ergonomic"):
             assert f"| {op} | {policy} |" in table
     assert "RULA AL>=3 %" in table and "operator share" in table and "below minimum" not in table
+
+
+def forecasts(cfg, engine_like=None, **times):
+    """StepForecasts of the desk lamp's steps from screw_stem on, with given (operator, cobot, cost) per step."""
+    from cell.allocation import StepForecast
+
+    task = cfg.task("desk-lamp")
+    steps = task.steps[task.steps.index(task.step("screw_stem")):]
+    out = []
+    for s in steps:
+        op_t, cobot_t, cost = times.get(s.id, (10.0, cfg.robot.programs[s.id].duration_s if s.id in cfg.robot.programs
+                                               else None, 3.0))
+        out.append(StepForecast(s, op_t, cobot_t, cost))
+    return tuple(out)
+
+
+def test_optimal_gives_a_heavy_step_to_the_cobot_when_it_pays(cfg):
+    from cell.allocation import OptimalAllocator
+
+    alloc = OptimalAllocator(cfg.allocation, cfg.thresholds)
+    op = cfg.operator("op-experienced-02")
+    step = cfg.task("desk-lamp").step("screw_stem")
+    heavy = LiveLoad(remaining=forecasts(cfg, screw_stem=(10.0, 9.0, 6.0)), steps_done=2, operator_share=1.0)
+    d = alloc.decide(step, op, heavy)
+    assert d.assignee == "cobot" and "look-ahead over the 8 remaining steps" in d.reason
+    light = LiveLoad(remaining=forecasts(cfg, screw_stem=(5.0, 9.0, 2.0)), steps_done=2, operator_share=1.0)
+    assert alloc.decide(step, op, light).assignee == "operator"  # acceptable posture and the cobot is slower
+    time_only = OptimalAllocator(cfg.allocation, cfg.thresholds, ergonomic_weight=0.0)
+    assert time_only.decide(step, op, LiveLoad(remaining=forecasts(cfg, screw_stem=(5.0, 9.0, 6.0)),
+                                                steps_done=2)).assignee == "operator"
+
+
+def test_optimal_keeps_the_minimum_share_over_the_whole_order(cfg):
+    from cell.allocation import OptimalAllocator
+
+    alloc = OptimalAllocator(cfg.allocation, cfg.thresholds)
+    op = cfg.operator("op-experienced-02")
+    step = cfg.task("desk-lamp").step("screw_stem")
+    # every remaining step is heavy, but 10 steps were done by the cobot already: 2 of 20 so far is the operator's
+    heavy = {s: (10.0, 5.0, 7.0) for s in ("screw_stem", "fit_shade", "screw_shade", "unload_lamp")}
+    live = LiveLoad(remaining=forecasts(cfg, **heavy), steps_done=12, operator_share=2 / 12)
+    d = alloc.decide(step, op, live)
+    assert d.assignee == "operator"  # (2 + 8) / 20 = 50 %: every remaining step must be the operator's

@@ -15,7 +15,7 @@ BASELINES = ("operator-only", "static")
 
 
 def compare_policies(config: CellConfig, *, duration_s: float, seed: int,
-                     policies: tuple[str, ...] = ("operator-only", "static", "ergonomic"),
+                     policies: tuple[str, ...] = ("operator-only", "static", "ergonomic", "optimal"),
                      operators: list[str] | None = None) -> list[ShiftSummary]:
     for p in policies:
         if p not in POLICIES:
