@@ -19,7 +19,7 @@ from cell.config import StoreSettings
 from cell.config_loader import load_config
 from cell.demo import demo_config
 from cell.messages import Heartbeat, RobotCommand, StepState, frames
-from cell.nodes import RunOptions, endpoints, make_node
+from cell.nodes import RunOptions, endpoints
 from cell.store import EventStore
 from tests.helpers_nodes import running_bus, wait_until
 
