@@ -52,30 +52,12 @@ def pin_to_one_core() -> str:
     return f"pinned to core {core}"
 
 
-def random_posture(rng: np.random.Generator) -> Posture:
-    """Joint angles within human ranges, standing (70 %) or seated."""
-    seated = bool(rng.random() < 0.3)
-    u = rng.uniform
-    side = {}
-    for s in ("left", "right"):
-        side.update({
-            f"{s}_upper_arm_flexion": u(-40, 180), f"{s}_upper_arm_abduction": u(-20, 90),
-            f"{s}_upper_arm_rotation": u(-40, 60), f"{s}_shoulder_elevation_m": u(0.0, 0.05),
-            f"{s}_elbow_flexion": u(0, 150), f"{s}_wrist_flexion": u(-60, 60),
-            f"{s}_wrist_deviation": u(-25, 25),
-            f"{s}_knee_flexion": u(60, 110) if seated else u(0, 70),
-        })
-    return Posture(trunk_flexion=u(-20, 70), trunk_side_bend=u(-25, 25), trunk_twist=u(-35, 35),
-                   neck_flexion=u(-30, 50), neck_side_bend=u(-25, 25), neck_twist=u(-50, 50),
-                   seated=seated, **side)
-
-
 def realistic_frames(n: int, seed: int) -> dict[str, np.ndarray]:
     """world (n,33,3), visibility (n,33), left/right hands (n,21,3) and their presence (n,)."""
     rng = np.random.default_rng(seed)
     # a pool of operators: each BodyDimensions builds its landmark matrix once (~1 ms)
     bodies = [BodyDimensions.from_stature(s) for s in rng.uniform(1.5, 1.95, 24)]
-    frames = [forward_kinematics(random_posture(rng), bodies[rng.integers(len(bodies))])
+    frames = [forward_kinematics(Posture.random(rng), bodies[rng.integers(len(bodies))])
               for _ in range(n)]
     visibility = np.full((n, 33), 0.95)
     low = rng.random((n, 33)) < 0.05

@@ -50,29 +50,11 @@ N_FRAMES = 500
 
 # ------------------------------------------------------------------ realistic frames
 
-def random_posture(rng: np.random.Generator) -> Posture:
-    """Joint angles within human ranges, standing (70 %) or seated."""
-    seated = bool(rng.random() < 0.3)
-    u = rng.uniform
-    side = {}
-    for s in ("left", "right"):
-        side.update({
-            f"{s}_upper_arm_flexion": u(-40, 180), f"{s}_upper_arm_abduction": u(-20, 90),
-            f"{s}_upper_arm_rotation": u(-40, 60), f"{s}_shoulder_elevation_m": u(0.0, 0.05),
-            f"{s}_elbow_flexion": u(0, 150), f"{s}_wrist_flexion": u(-60, 60),
-            f"{s}_wrist_deviation": u(-25, 25),
-            f"{s}_knee_flexion": u(60, 110) if seated else u(0, 70),
-        })
-    return Posture(trunk_flexion=u(-20, 70), trunk_side_bend=u(-25, 25), trunk_twist=u(-35, 35),
-                   neck_flexion=u(-30, 50), neck_side_bend=u(-25, 25), neck_twist=u(-50, 50),
-                   seated=seated, **side)
-
-
 def random_frames(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(world (n,33,3), left hands (n,21,3), right hands (n,21,3)), float32 as FK makes them."""
     rng = np.random.default_rng(seed)
     bodies = [BodyDimensions.from_stature(s) for s in rng.uniform(1.5, 1.95, 24)]
-    frames = [forward_kinematics(random_posture(rng), bodies[rng.integers(len(bodies))])
+    frames = [forward_kinematics(Posture.random(rng), bodies[rng.integers(len(bodies))])
               for _ in range(n)]
     return (np.stack([f.world for f in frames]), np.stack([f.left_hand for f in frames]),
             np.stack([f.right_hand for f in frames]))

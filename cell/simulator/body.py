@@ -369,6 +369,24 @@ class Posture:
     seated: bool = False
 
     @classmethod
+    def random(cls, rng: "np.random.Generator") -> "Posture":
+        """Joint angles drawn uniformly within human ranges, standing (70 %) or seated (tests, benchmarks)."""
+        seated = bool(rng.random() < 0.3)
+        u = rng.uniform
+        side: dict[str, float] = {}
+        for s in ("left", "right"):
+            side.update({
+                f"{s}_upper_arm_flexion": u(-40, 180), f"{s}_upper_arm_abduction": u(-20, 90),
+                f"{s}_upper_arm_rotation": u(-40, 60), f"{s}_shoulder_elevation_m": u(0.0, 0.05),
+                f"{s}_elbow_flexion": u(0, 150), f"{s}_wrist_flexion": u(-60, 60),
+                f"{s}_wrist_deviation": u(-25, 25),
+                f"{s}_knee_flexion": u(60, 110) if seated else u(0, 70),
+            })
+        return cls(trunk_flexion=u(-20, 70), trunk_side_bend=u(-25, 25), trunk_twist=u(-35, 35),
+                   neck_flexion=u(-30, 50), neck_side_bend=u(-25, 25), neck_twist=u(-50, 50),
+                   seated=seated, **side)
+
+    @classmethod
     def neutral(cls, seated: bool = False) -> Posture:
         """Upright, arms hanging, straight elbows; seated: knees at 90."""
         knee = 90.0 if seated else 0.0
