@@ -473,6 +473,7 @@ class TaskEngine:
             o.robot_run_id = None
             o.assignee = "operator"
             o.phase, o.picked, o.placed, o.acted = "active", 0, False, False
+            o.step_started = now  # the operator's time on it starts now
             self.state.reassignments += 1
             alloc = Allocation(src=self.src, t=now, order_id=o.order_id, step_id=step.id, unit=o.unit,
                                assignee="operator", policy=self.allocator.name,
