@@ -415,6 +415,13 @@ class BenchRenderer:
             pygame.draw.polygon(frame, colour, ring, max(3, thick // 2))
             label_px = self._mm(_LABEL_TEXT_MM)
             self._draw_button_face(frame, zone, PALETTE["black"], label_px)
+        if hl.role in ("pick", "correct", "wrong") and zone.label and zone.kind != "button":
+            # the fill covers the zone's label; the bench text names bins ("take from bin A"): draw it again
+            text_k = _LARGE_TEXT_FACTOR if large_text else 1.0
+            label_px = self._mm(_LABEL_TEXT_MM * text_k)
+            x0, y0, x1, y1 = zone.bounds_mm
+            ink = PALETTE["black"] if hl.role != "wrong" else PALETTE["white"]
+            self._blit_label(frame, zone.label, label_px, ink, ((x0 + x1) / 2.0, y0 + 0.9 * label_px / self._px_per_mm))
         if hl.quantity is not None and hl.role in ("pick", "correct", "place"):
             self._draw_quantity(frame, zone, hl.quantity, colour)
 

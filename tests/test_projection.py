@@ -351,3 +351,20 @@ def test_projector_window_under_dummy_driver(renderer):
         win.show(renderer.render(example_view(), 0.0))  # scaled to the window
     with pytest.raises(ValueError):
         ProjectorWindow(99, (320, 200), fullscreen=False)
+
+
+def test_highlighted_bin_still_shows_its_letter(renderer, default_mapping):
+    """The fill of a pick or wrong highlight must not hide the bin's letter: the bench text names it."""
+    def label_band_dark_pixels(view) -> int:
+        surface = renderer.render(view, 0.0)
+        # the label sits just inside the bin's front edge (y0 = 610 mm), centred on x = 20 + 2*150 + 70
+        x0, y0 = default_mapping.to_px((390 - 25, 610 + 30))
+        x1, y1 = default_mapping.to_px((390 + 25, 610 + 2))
+        arr = pygame.surfarray.array3d(surface)[int(min(x0, x1)):int(max(x0, x1)), int(min(y0, y1)):int(max(y0, y1))]
+        return int((arr.sum(axis=2) < 60).sum())
+
+    lit = label_band_dark_pixels(example_view())  # bin C picked: solid fill with the letter in black
+    assert lit > 10
+    filled_without_label = example_view(zones=tuple(dataclasses.replace(z, label="") if z.id == "bin_C" else z
+                                                    for z in example_view().zones))
+    assert label_band_dark_pixels(filled_without_label) < lit  # the dark pixels are the letter
