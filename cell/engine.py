@@ -24,6 +24,7 @@ from cell.messages import (
     RobotCommand, RobotStatus, Snapshot, StepState, StressEstimate, TaskEvent,
 )
 
+_LATEST = {ExposureSummary: "_exposure", FatigueState: "_fatigue", StressEstimate: "_stress"}
 STEP_COST_ALPHA = 0.02      # learning rate of a step's usual RULA score (about the last 50 scored frames)
 STEP_COST_MIN_FRAMES = 20   # measured frames before the learned cost replaces the posture-profile guess
 
@@ -265,17 +266,10 @@ class TaskEngine:
                     mean, n = self._cost.get(msg.step_id, (float(msg.rula_grand), 0))
                     self._cost[msg.step_id] = (mean + STEP_COST_ALPHA * (msg.rula_grand - mean), n + 1)
             return []
-        if isinstance(msg, ExposureSummary):
-            if msg.operator_id == self.operator.id:
-                self._exposure = msg
-            return []
-        if isinstance(msg, FatigueState):
-            if msg.operator_id == self.operator.id:
-                self._fatigue = msg
-            return []
-        if isinstance(msg, StressEstimate):
-            if msg.operator_id == self.operator.id:
-                self._stress = msg
+        latest = _LATEST.get(type(msg))
+        if latest is not None:  # the newest exposure, fatigue or stress of this operator is what counts
+            if msg.operator_id == self.operator.id:  # type: ignore[attr-defined]
+                setattr(self, latest, msg)
             return []
         if isinstance(msg, DeviceEvent):
             return self._on_device(msg, now)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cell.config import OperatorProfile, Step
-from cell.messages import ExposureSummary as ExposureMessage, FatigueState as FatigueMessage
+from cell.messages import ErgonomicScore, ExposureSummary as ExposureMessage, FatigueState as FatigueMessage
 from ergonomics.angles import JointAngles, joint_angles
 from ergonomics.exposure import ExposureSummary, PostureStream, exposure_summary
 from ergonomics.fatigue import FatigueModel, FatigueState, target_load
@@ -143,3 +143,15 @@ def exposure_message(e: ExposureSummary, src: str, operator_id: str, now: float)
 def fatigue_message(state: FatigueState, src: str, operator_id: str, now: float) -> FatigueMessage:
     return FatigueMessage(src=src, t=now, operator_id=operator_id,
                           fatigued_pct={k: round(v.fatigued, 2) for k, v in state.regions.items()})
+
+
+def score_message(r: FrameResult, src: str, operator_id: str, t: float, step_id: str | None) -> ErgonomicScore:
+    """The bus form of one scored frame: RULA and REBA, with the worse side's body-part scores."""
+    rula, reba = r.rula, r.reba
+    worse = rula.left if rula.worse_side.name == "LEFT" else rula.right
+    return ErgonomicScore(src=src, t=t, operator_id=operator_id, rula_grand=rula.grand,
+                          rula_action_level=rula.action_level, rula_left=rula.left.grand, rula_right=rula.right.grand,
+                          confidence=round(rula.confidence, 3), step_id=step_id, reba_score=reba.score,
+                          reba_action_level=reba.action_level,
+                          parts={"upper_arm": worse.upper_arm, "lower_arm": worse.lower_arm, "wrist": worse.wrist,
+                                 "neck": worse.neck, "trunk": worse.trunk, "legs": worse.legs})

@@ -15,9 +15,9 @@ import numpy as np
 
 from cell.bus import BusEndpoints
 from cell.config import CellConfig, Step
-from cell.messages import ErgonomicScore, Message, PoseFrame, StepState
+from cell.messages import Message, PoseFrame, StepState
 from cell.runtime import Node
-from ergonomics.assess import OperatorErgonomics, exposure_message, fatigue_message
+from ergonomics.assess import OperatorErgonomics, exposure_message, fatigue_message, score_message
 
 
 class ErgonomicsNode(Node):
@@ -54,14 +54,7 @@ class ErgonomicsNode(Node):
                                 _hand(msg.left_hand), _hand(msg.right_hand), self.step)
             if self._first_frame is None:
                 self._first_frame = now
-            worse = r.rula.left if r.rula.worse_side.name == "LEFT" else r.rula.right
-            self.publish(ErgonomicScore(
-                src=self.name, t=msg.t, operator_id=msg.operator_id, rula_grand=r.rula.grand,
-                rula_action_level=r.rula.action_level, rula_left=r.rula.left.grand, rula_right=r.rula.right.grand,
-                confidence=round(r.rula.confidence, 3), step_id=self.step.id if self.step else None,
-                reba_score=r.reba.score, reba_action_level=r.reba.action_level,
-                parts={"upper_arm": worse.upper_arm, "lower_arm": worse.lower_arm, "wrist": worse.wrist,
-                       "neck": worse.neck, "trunk": worse.trunk, "legs": worse.legs}))
+            self.publish(score_message(r, self.name, msg.operator_id, msg.t, self.step.id if self.step else None))
         elif isinstance(msg, StepState):
             self.state = msg
             self.step = self.config.task(msg.task_id).step(msg.step_id)

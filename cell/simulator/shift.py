@@ -21,11 +21,11 @@ from cell.allocation import make_allocator
 from cell.config import CellConfig
 from cell.engine import TaskEngine
 from cell.messages import (
-    Allocation, ErgonomicScore, Fault, Message, RobotCommand, RobotStatus, StepState, StressEstimate, TaskEvent,
+    Allocation, Fault, Message, RobotCommand, RobotStatus, StepState, StressEstimate, TaskEvent,
 )
 from cell.simulator.camera import SimulatedCamera
 from cell.store import EventStore
-from ergonomics.assess import OperatorErgonomics, exposure_message, fatigue_message, lifting_indices
+from ergonomics.assess import OperatorErgonomics, exposure_message, fatigue_message, lifting_indices, score_message
 from ergonomics.stress import StressEstimator
 from robot_bridge.driver import DriverError
 from robot_bridge.simulated import SimulatedCobot
@@ -282,14 +282,7 @@ class SimulatedShift:
         if self._first_scored is None:
             self._first_scored = now
         rula, reba = r.rula, r.reba
-        worse = rula.left if rula.worse_side.name == "LEFT" else rula.right
-        score = ErgonomicScore(src="ergonomics", t=now, operator_id=self.profile.id, rula_grand=rula.grand,
-                               rula_action_level=rula.action_level, rula_left=rula.left.grand,
-                               rula_right=rula.right.grand, confidence=round(rula.confidence, 3), step_id=step.id,
-                               reba_score=reba.score, reba_action_level=reba.action_level,
-                               parts={"upper_arm": worse.upper_arm, "lower_arm": worse.lower_arm,
-                                      "wrist": worse.wrist, "neck": worse.neck, "trunk": worse.trunk,
-                                      "legs": worse.legs})
+        score = score_message(r, "ergonomics", self.profile.id, now, step.id)
         self._frames += 1
         self._rula_sum += rula.grand
         if rula.action_level >= 3:
