@@ -95,14 +95,44 @@ class RobotProgram(Model):
     duration_s: float = Field(default=10, gt=0, description="expected run time (the simulated cobot uses it)")
 
 
+class SerialProtocol(Model):
+    """The line protocol of a simple serial arm or gripper: what to send, what comes back.
+
+    ``{program}`` in ``run`` is replaced by the step's program. Replies are
+    matched as regular expressions against one received line.
+    """
+
+    line_ending: Literal["\n", "\r\n", "\r"] = "\n"
+    encoding: str = "ascii"
+    run: str = Field(default="RUN {program}", min_length=1)
+    pause: str = Field(default="PAUSE", min_length=1)
+    resume: str = Field(default="RESUME", min_length=1)
+    stop: str = Field(default="STOP", min_length=1)
+    status: str = Field(default="STATUS?", min_length=1)
+    hello: str | None = Field(default="ID?", description="sent on connect; the reply is the device's description")
+    ok: str = Field(default=r"^OK\b", description="regex: the command was accepted")
+    error: str = Field(default=r"^ERR\s*(?P<reason>.*)$", description="regex: refused; group 'reason' says why")
+    # status replies (regex, matched in this order)
+    idle: str = r"^IDLE\b"
+    running: str = r"^RUNNING\b(?:\s+(?P<progress>[0-9.]+))?"
+    paused: str = r"^PAUSED\b"
+    done: str = r"^DONE\b"
+    fault: str = r"^FAULT\s*(?P<reason>.*)$"
+    poll_s: float = Field(default=0.2, gt=0, le=10, description="how often status is asked while a program runs")
+
+
 class Robot(Model):
     driver: Literal["sim", "ur", "serial"] = "sim"
     name: str = "cobot"
     host: str = "127.0.0.1"
     dashboard_port: int = Field(default=29999, ge=1, le=65535)
-    serial_url: str | None = None
+    rtde_port: int = Field(default=30004, ge=1, le=65535, description="RTDE (live robot state); UR only")
+    use_rtde: bool = Field(default=True, description="read live robot state over RTDE (UR only)")
+    serial_url: str | None = Field(default=None, description="pyserial URL of a serial arm or gripper")
     baudrate: int = 115200
+    serial: SerialProtocol = Field(default_factory=SerialProtocol)
     command_timeout_s: float = Field(default=2.0, gt=0)
+    reconnect_max_s: float = Field(default=10.0, gt=0, description="longest wait between reconnect attempts")
     programs: dict[Id, RobotProgram] = Field(default_factory=dict, description="step id -> program")
 
 
