@@ -57,6 +57,7 @@ class StepForecast:
     operator_time_s: float
     cobot_time_s: float | None
     cost: float
+    after: tuple[str, ...] = ()  # ids of the steps that must be done first (still open)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class LiveLoad:
     cobot_time_s: float | None = None     # how long the cobot's program for it runs
     remaining: tuple[StepForecast, ...] = ()  # this step and the rest of the unit, in order
     steps_done: int = 0                   # steps finished in this order (for the operator's share)
+    in_progress: dict[str, tuple[str, float]] = field(default_factory=dict)  # step id -> (agent, seconds left)
+    planned: dict[str, str] = field(default_factory=dict)  # step id -> agent, decided but not started
 
 
 @dataclass(frozen=True)

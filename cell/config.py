@@ -219,6 +219,9 @@ class Step(Model):
         default="good", description="grip on the load (REBA coupling, NIOSH coupling)")
     lift: Lift | None = None
     posture: PostureProfile = Field(default_factory=PostureProfile)
+    after: list[Id] | None = Field(
+        default=None, description="steps of the same unit that must be done first (default: the step before; "
+                                  "[] for none, so it can run in parallel with earlier steps)")
 
     @model_validator(mode="after")
     def _action_fields(self) -> "Step":
@@ -260,6 +263,12 @@ class Task(Model):
             if s.id == step_id:
                 return s
         raise KeyError(step_id)
+
+    def predecessors(self) -> list[tuple[int, ...]]:
+        """For each step (by index), the indices of the steps of the unit that must be done first."""
+        index = {s.id: i for i, s in enumerate(self.steps)}
+        return [(tuple(index[a] for a in s.after if a in index) if s.after is not None else ((i - 1,) if i else ()))
+                for i, s in enumerate(self.steps)]
 
 
 class OperatorLimits(Model):

@@ -104,6 +104,11 @@ def _checks(c: CellConfig) -> Iterator[Problem]:
             if step.verify.by == "robot" and step.who != "cobot":
                 yield (here + ("verify", "by"), "verify by 'robot' only fits cobot-only steps (who: cobot); "
                        "a step an operator may do needs a way to see the operator finish it")
+            for ai, dep in enumerate(step.after or []):
+                if dep not in step_ids[:si]:
+                    yield (here + ("after", ai), f"'{dep}' is not a step listed before '{step.id}' in task "
+                           f"'{task.id}' (list steps in an order they can be done); allowed: "
+                           f"{_allowed(step_ids[:si])}")
             if c.cell.language not in step.instruction:
                 yield (here + ("instruction",), f"no instruction in the cell language '{c.cell.language}'; "
                        f"given: {_allowed(sorted(step.instruction))}")

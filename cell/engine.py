@@ -29,23 +29,64 @@ STEP_COST_ALPHA = 0.02      # learning rate of a step's usual RULA score (about 
 STEP_COST_MIN_FRAMES = 20   # measured frames before the learned cost replaces the posture-profile guess
 
 
-class OrderState(msgspec.Struct):
-    order_id: str
-    task_id: str
-    quantity: int
-    unit: int = 1                 # 1-based unit being built
-    step_index: int = 0
-    phase: str = "pending"
+class Run(msgspec.Struct):
+    """One step in progress: who does it and how far it is."""
+
+    index: int                    # the step's index in the task
     assignee: str = "operator"
+    phase: str = "active"
     picked: int = 0
     placed: bool = False
     acted: bool = False           # the step's action is complete, verification may follow
     verifying_since: float | None = None
-    step_started: float = 0.0
+    started: float = 0.0
+    run_id: str | None = None     # the cobot's run (cmd_id of its run command)
+
+
+class OrderState(msgspec.Struct):
+    """A work order: the unit being built, which of its steps are done and who works on what.
+
+    The operator works on one step at a time (``op``) and the cobot on one
+    (``cobot``); both run at once where the steps' precedence (``after:``)
+    allows. A step decided for an agent that is still busy waits in ``planned``.
+    """
+
+    order_id: str
+    task_id: str
+    quantity: int
+    unit: int = 1                 # 1-based unit being built
+    done: list[int] = []          # indices of the steps of this unit that are done
+    planned: dict[int, str] = {}  # step index -> agent, decided but not started
+    op: Run | None = None
+    cobot: Run | None = None
+    last_index: int = 0           # the step shown last (when neither agent has one)
     errors: int = 0
-    robot_run_id: str | None = None
     operator_steps: int = 0
     cobot_steps: int = 0
+
+    @property
+    def front(self) -> Run | None:
+        """The step the operator sees: their own, or else the one the cobot is doing."""
+        return self.op or self.cobot
+
+    @property
+    def step_index(self) -> int:
+        run = self.front
+        return run.index if run else self.last_index
+
+    @property
+    def phase(self) -> str:
+        run = self.front
+        return run.phase if run else "pending"
+
+    @property
+    def assignee(self) -> str:
+        run = self.front
+        return run.assignee if run else "operator"
+
+    @property
+    def robot_run_id(self) -> str | None:
+        return self.cobot.run_id if self.cobot else None
 
 
 class EngineState(msgspec.Struct):
@@ -72,7 +113,7 @@ def load_state(data: bytes) -> EngineState:
 
 
 class TaskEngine:
-    """Runs work orders step by step for one operator at one cell."""
+    """Runs work orders step by step for one operator at one cell (and its cobot, in parallel)."""
 
     def __init__(self, config: CellConfig, operator: OperatorProfile, allocator: Allocator,
                  state: EngineState | None = None, src: str = "engine"):
@@ -89,17 +130,27 @@ class TaskEngine:
         self._fatigue: FatigueState | None = None
         self._cost: dict[str, tuple[float, int]] = {}  # step id -> (learned mean RULA grand, frames)
         self._duration: dict[str, tuple[float, int]] = {}  # step id -> (operator's usual time, steps measured)
+        self._preds = {t.id: t.predecessors() for t in config.tasks}
 
     # ---- queries -------------------------------------------------------------------------
     @property
     def order(self) -> OrderState | None:
         return self.state.current
 
+    def _task_steps(self) -> list[Step]:
+        o = self.state.current
+        return self.config.task(o.task_id).steps if o else []
+
     def step(self) -> Step | None:
+        """The step the operator sees: the one they work on, else the one the cobot is doing."""
         o = self.state.current
         if o is None:
             return None
         return self.config.task(o.task_id).steps[o.step_index]
+
+    def operator_step(self) -> Step | None:
+        o = self.state.current
+        return self.config.task(o.task_id).steps[o.op.index] if o and o.op else None
 
     @property
     def paused(self) -> bool:
@@ -108,7 +159,8 @@ class TaskEngine:
     def cobot_available(self) -> bool:
         return self.config.robot is not None and self.state.robot_mode in ("idle", "running", "stopped")
 
-    def live_load(self, now: float) -> LiveLoad:
+    def live_load(self, now: float, index: int | None = None) -> LiveLoad:
+        """What the allocator needs to decide the step at ``index`` (default: the front step)."""
         window = self.config.allocation.window_s
         while self._ergo and self._ergo[0][0] < now - window:
             self._ergo.popleft()
@@ -122,9 +174,29 @@ class TaskEngine:
         share = o.operator_steps / done if o and done else 1.0
         e = self._exposure
         arm = {side: e.arm_elevation_pct.get(f"{side}.>60", 0.0) for side in ("left", "right")} if e else {}
-        step = self.step()
-        both = [s for s in self.config.task(o.task_id).steps if s.who == "both"] if o else []
+        steps = self._task_steps()
+        if index is None and o is not None:
+            index = o.step_index
+        step = steps[index] if steps and index is not None else None
+        both = [s for s in steps if s.who == "both"]
         costs = sorted(self.step_cost(s) for s in both)
+        remaining: list[StepForecast] = []
+        in_progress: dict[str, tuple[str, float]] = {}
+        planned: dict[str, str] = {}
+        if o is not None and step is not None:
+            preds = self._preds[o.task_id]
+            busy = {r.index: r for r in (o.op, o.cobot) if r is not None}
+            for r in busy.values():
+                s = steps[r.index]
+                total = self.operator_time(s) if r.assignee == "operator" else (self._cobot_time(s) or 0.0)
+                in_progress[s.id] = (r.assignee, max(0.0, total - (now - r.started)))
+            order = [index] + [i for i in range(len(steps)) if i != index and i not in o.done and i not in busy]
+            for i in order:
+                s = steps[i]
+                after = tuple(steps[p].id for p in preds[i] if p not in o.done)
+                remaining.append(StepForecast(s, self.operator_time(s), self._cobot_time(s), self.step_cost(s),
+                                              after=after))
+            planned = {steps[i].id: who for i, who in o.planned.items() if i != index}
         return LiveLoad(now=now, rula_high_share=high, rula_mean=mean, rula_seen_s=seen,
                         arm_above_60_pct=arm, exposure_window_s=e.window_s if e else 0.0,
                         fatigue_pct=dict(self._fatigue.fatigued_pct) if self._fatigue else {},
@@ -134,8 +206,7 @@ class TaskEngine:
                         typical_cost=costs[(len(costs) - 1) // 2] if costs else None,  # lower median
                         operator_time_s=self.operator_time(step) if step else None,
                         cobot_time_s=self._cobot_time(step),
-                        remaining=tuple(StepForecast(s, self.operator_time(s), self._cobot_time(s), self.step_cost(s))
-                                        for s in (self.config.task(o.task_id).steps[o.step_index:] if o else [])),
+                        remaining=tuple(remaining), in_progress=in_progress, planned=planned,  # type: ignore[arg-type]
                         steps_done=done)
 
     def operator_time(self, step: Step) -> float:
@@ -154,23 +225,37 @@ class TaskEngine:
         learned, n = self._cost.get(step.id, (0.0, 0))
         return learned if n >= STEP_COST_MIN_FRAMES else prior_cost(step)
 
-    def step_state(self, now: float, order_done: bool = False, *, new: bool = True) -> StepState:
-        """The current state as a message; ``new=False`` repeats the last one (same ``seq``)."""
+    def step_state(self, now: float, order_done: bool = False, *, new: bool = True,
+                   run: Run | None = None) -> StepState:
+        """A step's state as a message (default: the front step); ``new=False`` repeats the last ``seq``."""
         o = self.state.current
         assert o is not None
         task = self.config.task(o.task_id)
+        run = run or o.front
+        index = run.index if run else o.last_index
         if new:
             self.state.seq += 1
         return StepState(
             src=self.src, t=now, seq=self.state.seq, order_id=o.order_id, task_id=o.task_id,
-            step_id=task.steps[o.step_index].id, step_index=o.step_index, step_count=len(task.steps),
-            phase=o.phase, assignee=o.assignee, unit=o.unit, units_total=o.quantity,  # type: ignore[arg-type]
+            step_id=task.steps[index].id, step_index=index, step_count=len(task.steps),
+            phase=(run.phase if run else "done"), assignee=(run.assignee if run else "operator"),  # type: ignore[arg-type]
+            unit=o.unit, units_total=o.quantity,
             paused=self.paused, pause_reason="; ".join(self.state.pause_reasons),
             help_requested=self.state.help_requested, errors=o.errors, order_done=order_done)
 
+    def _states(self, now: float) -> list[Message]:
+        """The state of every step in progress (the cobot's first, the operator's last: the front)."""
+        o = self.state.current
+        if o is None:
+            return []
+        runs = [r for r in (o.cobot, o.op) if r is not None]
+        return [self.step_state(now, run=r) for r in runs] or [self.step_state(now)]
+
     def snapshot(self, now: float, robot: RobotStatus | None = None) -> Snapshot:
-        step = self.step_state(now, new=False) if self.state.current is not None else None
-        return Snapshot(src=self.src, t=now, step=step, allocation=self._last_alloc, robot=robot,
+        o = self.state.current
+        step = self.step_state(now, new=False) if o is not None else None
+        cobot = self.step_state(now, new=False, run=o.cobot) if o is not None and o.cobot and o.op else None
+        return Snapshot(src=self.src, t=now, step=step, cobot_step=cobot, allocation=self._last_alloc, robot=robot,
                         orders_done=self.state.orders_done)
 
     # ---- orders --------------------------------------------------------------------------
@@ -182,23 +267,57 @@ class TaskEngine:
         self.state.order_counter += 1
         self.state.current = OrderState(order_id=f"{self.config.cell.id}-wo{self.state.order_counter:04d}",
                                         task_id=task_id, quantity=quantity)
-        return self._activate(now)
+        out: list[Message] = []
+        self._dispatch(now, out)
+        return out
 
     def resume_after_restart(self, now: float) -> list[Message]:
         """Re-announce where we are (a restarted engine); a cobot step waits for the robot's status."""
-        if self.state.current is None:
-            return []
-        return [self.step_state(now)]
+        return self._states(now)
 
-    def _activate(self, now: float) -> list[Message]:
+    def _ready(self, o: OrderState) -> list[int]:
+        """Steps of this unit whose predecessors are done and that nobody has started."""
+        busy = {r.index for r in (o.op, o.cobot) if r is not None}
+        done = set(o.done)
+        return [i for i, preds in enumerate(self._preds[o.task_id])
+                if i not in done and i not in busy and all(p in done for p in preds)]
+
+    def _dispatch(self, now: float, out: list[Message]) -> None:
+        """Give ready steps to free agents, in task order, deciding who does each as it comes up."""
+        o = self.state.current
+        if o is None or self.paused:
+            return
+        steps = self.config.task(o.task_id).steps
+        for i in self._ready(o):
+            if o.op is not None and o.cobot is not None:
+                break
+            who = o.planned.get(i)
+            if who == "cobot" and not self.cobot_available():
+                who = None  # the cobot went away since: decide again
+            if who is None:
+                who = self._decide(i, now, out)
+                o.planned[i] = who
+            if who == "operator" and o.op is None:
+                del o.planned[i]
+                o.op = Run(index=i, assignee="operator", started=now)
+                o.last_index = i
+                out.append(self.step_state(now, run=o.op))
+            elif who == "cobot" and o.cobot is None and self.cobot_available():
+                del o.planned[i]
+                o.cobot = Run(index=i, assignee="cobot", started=now)
+                out.extend(self._start_cobot(now))
+                out.append(self.step_state(now, run=o.cobot))
+        if o.op is None and o.cobot is None:
+            blocked = [i for i in o.planned if o.planned[i] == "cobot"]
+            if blocked and not self.cobot_available():
+                out.extend(self.pause(f"robot: {steps[blocked[0]].id} needs the cobot, which is "
+                                      f"{self.state.robot_mode}", now))
+
+    def _decide(self, index: int, now: float, out: list[Message]) -> str:
         o = self.state.current
         assert o is not None
-        step = self.step()
-        assert step is not None
-        o.phase, o.picked, o.placed, o.acted = "active", 0, False, False
-        o.verifying_since, o.step_started, o.robot_run_id = None, now, None
-        decision = self.allocator.decide(step, self.operator, self.live_load(now))
-        o.assignee = decision.assignee
+        step = self.config.task(o.task_id).steps[index]
+        decision = self.allocator.decide(step, self.operator, self.live_load(now, index))
         planned = default_assignee(step, self.config.allocation)
         reassigned = decision.assignee != planned
         if reassigned:
@@ -207,51 +326,54 @@ class TaskEngine:
                            assignee=decision.assignee, policy=decision.policy, reason=decision.reason,
                            reassigned=reassigned)
         self._last_alloc = alloc
-        out: list[Message] = [alloc]
-        out.append(self.step_state(now))
-        out.extend(self._start_cobot_if_needed(now))
-        return out
+        out.append(alloc)
+        return decision.assignee
 
-    def _start_cobot_if_needed(self, now: float) -> list[Message]:
+    def _start_cobot(self, now: float) -> list[Message]:
         o = self.state.current
-        step = self.step()
-        if o is None or step is None or o.assignee != "cobot" or o.robot_run_id or self.paused:
+        if o is None or o.cobot is None or o.cobot.run_id or self.paused or not self.cobot_available():
             return []
-        if not self.cobot_available():
-            return []  # waits; the node shell reports the robot as lost
         assert self.config.robot is not None
+        step = self.config.task(o.task_id).steps[o.cobot.index]
         self.state.command_counter += 1
-        o.robot_run_id = f"{o.order_id}-u{o.unit}-{step.id}-{self.state.command_counter}"
-        return [RobotCommand(src=self.src, t=now, cmd_id=o.robot_run_id, action="run", step_id=step.id,
+        o.cobot.run_id = f"{o.order_id}-u{o.unit}-{step.id}-{self.state.command_counter}"
+        o.cobot.started = now
+        return [RobotCommand(src=self.src, t=now, cmd_id=o.cobot.run_id, action="run", step_id=step.id,
                              program=self.config.robot.programs[step.id].program)]
 
-    def _finish_step(self, now: float, out: list[Message]) -> None:
+    def _finish(self, run: Run, now: float, out: list[Message]) -> None:
         o = self.state.current
         assert o is not None
-        o.phase = "done"
-        if o.assignee == "operator":
+        task = self.config.task(o.task_id)
+        run.phase = "done"
+        if run.assignee == "operator":
             o.operator_steps += 1
-            step_id = self.config.task(o.task_id).steps[o.step_index].id
-            mean, n = self._duration.get(step_id, (now - o.step_started, 0))
-            self._duration[step_id] = (mean + 0.2 * ((now - o.step_started) - mean), n + 1)
+            step_id = task.steps[run.index].id
+            took = now - run.started
+            mean, n = self._duration.get(step_id, (took, 0))
+            self._duration[step_id] = (mean + 0.2 * (took - mean), n + 1)
+            o.op = None
         else:
             o.cobot_steps += 1
-        out.append(self.step_state(now))
-        task = self.config.task(o.task_id)
-        o.step_index += 1
-        if o.step_index >= len(task.steps):
-            o.step_index = 0
-            o.unit += 1
-            if o.unit > o.quantity:
-                o.unit, o.step_index = o.quantity, len(task.steps) - 1
-                out.append(self.step_state(now, order_done=True))
-                self.state.orders_done += 1
-                self.state.current = None
-                if self.state.queue:
-                    task_id, qty = self.state.queue.pop(0)
-                    out.extend(self.start_order(task_id, qty, now))
-                return
-        out.extend(self._activate(now))
+            o.cobot = None
+        o.done.append(run.index)
+        o.last_index = run.index
+        out.append(self.step_state(now, run=run))
+        if len(o.done) < len(task.steps):
+            self._dispatch(now, out)
+            return
+        o.done, o.planned = [], {}
+        o.unit += 1
+        if o.unit > o.quantity:
+            o.unit = o.quantity
+            out.append(self.step_state(now, order_done=True, run=run))
+            self.state.orders_done += 1
+            self.state.current = None
+            if self.state.queue:
+                task_id, qty = self.state.queue.pop(0)
+                out.extend(self.start_order(task_id, qty, now))
+            return
+        self._dispatch(now, out)
 
     # ---- inputs --------------------------------------------------------------------------
     def handle(self, msg: Message, now: float) -> list[Message]:
@@ -301,11 +423,11 @@ class TaskEngine:
         o = self.state.current
         if o is None:
             return out
-        if not was_paused and o.assignee == "cobot" and o.robot_run_id:
+        if not was_paused and o.cobot is not None and o.cobot.run_id:
             self.state.command_counter += 1
             out.append(RobotCommand(src=self.src, t=now, cmd_id=f"pause-{self.state.command_counter}",
-                                    action="pause", step_id=self.step().id))  # type: ignore[union-attr]
-        out.append(self.step_state(now))
+                                    action="pause", step_id=self._task_steps()[o.cobot.index].id))
+        out.extend(self._states(now))
         return out
 
     def resume(self, reason: str, now: float) -> list[Message]:
@@ -314,21 +436,22 @@ class TaskEngine:
         self.state.pause_reasons.remove(reason)
         o = self.state.current
         if o is None or self.paused:
-            return [self.step_state(now)] if o else []
+            return self._states(now) if o else []
         out: list[Message] = []
-        if o.assignee == "cobot" and o.robot_run_id:
+        if o.cobot is not None and o.cobot.run_id:
             self.state.command_counter += 1
             out.append(RobotCommand(src=self.src, t=now, cmd_id=f"resume-{self.state.command_counter}",
-                                    action="resume", step_id=self.step().id))  # type: ignore[union-attr]
-        out.append(self.step_state(now))
-        out.extend(self._start_cobot_if_needed(now))
+                                    action="resume", step_id=self._task_steps()[o.cobot.index].id))
+        out.extend(self._states(now))
+        out.extend(self._start_cobot(now))
+        self._dispatch(now, out)
         return out
 
     def _set_help(self, on: bool, now: float) -> list[Message]:
         if self.state.help_requested == on:
             return []
         self.state.help_requested = on
-        return [self.step_state(now)] if self.state.current else []
+        return self._states(now)
 
     def _on_fault(self, fault: Fault, now: float) -> list[Message]:
         reason = f"{fault.component}: {fault.text}"
@@ -338,7 +461,7 @@ class TaskEngine:
                 return []  # availability comes back with the robot's own status
             self.state.robot_mode, self.state.robot_fault = "disconnected", fault.text
             o = self.state.current
-            if o is not None and o.assignee == "cobot" and o.phase == "active":
+            if o is not None and o.cobot is not None:
                 return self._cobot_lost(fault.text, now)
             return []
         if fault.cleared:
@@ -365,14 +488,15 @@ class TaskEngine:
         if ev.kind == "resume":
             return self.resume("paused at the bench", now)
         o = self.state.current
-        step = self.step()
-        if o is None or step is None or self.paused or o.assignee != "operator" or o.phase not in ("active", "verifying"):
+        run = o.op if o else None
+        if o is None or run is None or self.paused or run.phase not in ("active", "verifying"):
             return []
+        step = self._task_steps()[run.index]
         out: list[Message] = []
         if ev.kind == "pick":
             if step.pick and ev.zone == step.pick.zone:
-                if not o.acted:
-                    o.picked = min(o.picked + ev.quantity, step.pick.quantity)
+                if not run.acted:
+                    run.picked = min(run.picked + ev.quantity, step.pick.quantity)
             elif ev.zone in self._bins:
                 o.errors += 1
                 right = step.pick.zone if step.pick else None
@@ -380,61 +504,62 @@ class TaskEngine:
                 detail = f"take from bin {label}" if right else "this step needs no part"
                 out.append(TaskEvent(src=self.src, t=now, kind="wrong_pick", zone=ev.zone, order_id=o.order_id,
                                      step_id=step.id, detail=detail))
-                out.append(self.step_state(now))
+                out.append(self.step_state(now, run=run))
                 return out
         elif ev.kind == "place":
-            if step.place and ev.zone == step.place.zone and (not step.pick or o.picked >= step.pick.quantity):
-                o.placed = True
+            if step.place and ev.zone == step.place.zone and (not step.pick or run.picked >= step.pick.quantity):
+                run.placed = True
         # action complete?
-        if not o.acted and self._action_done(step, o, ev):
-            o.acted = True
-            if self._verified(step, o, ev, now):
-                self._finish_step(now, out)
+        if not run.acted and self._action_done(step, run, ev):
+            run.acted = True
+            if self._verified(step, run, ev, now):
+                self._finish(run, now, out)
                 return out
-            o.phase, o.verifying_since = "verifying", now
-            out.append(self.step_state(now))
+            run.phase, run.verifying_since = "verifying", now
+            out.append(self.step_state(now, run=run))
             return out
-        if o.acted and o.phase == "verifying" and self._verified(step, o, ev, now):
-            self._finish_step(now, out)
+        if run.acted and run.phase == "verifying" and self._verified(step, run, ev, now):
+            self._finish(run, now, out)
         return out
 
     @staticmethod
-    def _action_done(step: Step, o: OrderState, ev: TaskEvent) -> bool:
+    def _action_done(step: Step, run: Run, ev: TaskEvent) -> bool:
         if step.action == "pick":
-            return step.pick is not None and o.picked >= step.pick.quantity
+            return step.pick is not None and run.picked >= step.pick.quantity
         if step.action in ("place", "pick_place"):
-            return o.placed
+            return run.placed
         if step.action == "press":
             return ev.kind == "press" and ev.zone == step.press
         if step.action == "confirm":
             return ev.kind in ("confirm", "press")
         return False
 
-    def _verified(self, step: Step, o: OrderState, ev: TaskEvent | None, now: float) -> bool:
+    def _verified(self, step: Step, run: Run, ev: TaskEvent | None, now: float) -> bool:
         v = step.verify
         if v.by == "hand_in_zone":
             return True
         if v.by == "button":
-            if step.action == "press" and o.phase != "verifying":
+            if step.action == "press" and run.phase != "verifying":
                 return True  # the press that did the action is the confirmation
             return ev is not None and ev.kind == "press" and ev.zone == v.zone
         if v.by == "part_present":
             zone = v.zone or (step.place.zone if step.place else None)
             return ev is not None and ev.kind == "part_present" and ev.zone == zone
         if v.by == "timer":
-            return o.verifying_since is not None and now - o.verifying_since >= (v.seconds or 0)
+            return run.verifying_since is not None and now - run.verifying_since >= (v.seconds or 0)
         return False  # device and robot verification arrive by their own messages
 
     def _on_device(self, ev: DeviceEvent, now: float) -> list[Message]:
         o = self.state.current
-        step = self.step()
-        if o is None or step is None or self.paused:
+        run = o.op if o else None
+        if o is None or run is None or self.paused:
             return []
+        step = self._task_steps()[run.index]
         v = step.verify
         if v.by == "device" and ev.device == v.device and (v.event is None or ev.kind == v.event) \
-                and o.phase in ("active", "verifying") and (o.acted or step.action == "confirm"):
+                and run.phase in ("active", "verifying") and (run.acted or step.action == "confirm"):
             out: list[Message] = []
-            self._finish_step(now, out)
+            self._finish(run, now, out)
             return out
         return []
 
@@ -442,47 +567,57 @@ class TaskEngine:
         was_available = self.cobot_available()
         self.state.robot_mode, self.state.robot_fault = st.mode, st.fault
         o = self.state.current
-        step = self.step()
         out: list[Message] = []
-        if o is None or step is None:
+        if o is None:
             return out
-        if o.assignee == "cobot" and o.robot_run_id and st.run_id == o.robot_run_id:
-            if st.finished and o.phase in ("active", "verifying"):
-                self._finish_step(now, out)
+        run = o.cobot
+        if run is not None and run.run_id and st.run_id == run.run_id:
+            if st.finished and run.phase in ("active", "verifying"):
+                self._finish(run, now, out)
                 return out
             if st.mode == "fault":
                 return self._cobot_lost(f"the cobot stopped: {st.fault or 'fault'}", now)
-        if o.assignee == "cobot" and st.mode in ("fault", "disconnected") and o.phase == "active":
+        if run is not None and st.mode in ("fault", "disconnected"):
             return self._cobot_lost(f"the cobot is {st.mode}" + (f": {st.fault}" if st.fault else ""), now)
         if not was_available and self.cobot_available():
-            out.extend(self._start_cobot_if_needed(now))
+            out.extend(self._start_cobot(now))
+            self._dispatch(now, out)
         return out
 
     def _cobot_lost(self, why: str, now: float) -> list[Message]:
         """The cobot cannot finish its step: give it back to the operator if allowed, else pause."""
         o = self.state.current
-        step = self.step()
-        assert o is not None and step is not None
+        assert o is not None and o.cobot is not None
+        run = o.cobot
+        step = self._task_steps()[run.index]
+        # steps planned for the cobot but not started are decided again when their turn comes
+        o.planned = {i: who for i, who in o.planned.items() if who != "cobot"}
         if step.who == "both" and step.id not in self.operator.limits.forbidden_steps:
-            o.robot_run_id = None
-            o.assignee = "operator"
-            o.phase, o.picked, o.placed, o.acted = "active", 0, False, False
-            o.step_started = now  # the operator's time on it starts now
+            o.cobot = None
             self.state.reassignments += 1
             alloc = Allocation(src=self.src, t=now, order_id=o.order_id, step_id=step.id, unit=o.unit,
                                assignee="operator", policy=self.allocator.name,
                                reason=f"{why}; the step goes back to the operator", reassigned=True)
             self._last_alloc = alloc
-            return [alloc, self.step_state(now)]
+            out: list[Message] = [alloc]
+            o.planned[run.index] = "operator"
+            if o.op is None:  # the operator takes it now, and their time on it starts now
+                del o.planned[run.index]
+                o.op = Run(index=run.index, assignee="operator", started=now)
+                o.last_index = run.index
+                out.append(self.step_state(now, run=o.op))
+            else:  # after the step in hand
+                out.append(self.step_state(now, run=Run(index=run.index, assignee="operator", phase="pending")))
+            return out
         return self.pause(f"robot: {why}", now)
 
     def tick(self, now: float) -> list[Message]:
         """Timers: timer verification."""
         o = self.state.current
-        step = self.step()
+        run = o.op if o else None
         out: list[Message] = []
-        if o and step and not self.paused and o.phase == "verifying" and step.verify.by == "timer" \
-                and self._verified(step, o, None, now):
-            self._finish_step(now, out)
+        if o and run and not self.paused and run.phase == "verifying":
+            step = self._task_steps()[run.index]
+            if step.verify.by == "timer" and self._verified(step, run, None, now):
+                self._finish(run, now, out)
         return out
-

@@ -273,6 +273,7 @@ class Snapshot(Message, frozen=True, kw_only=True):
 
     TOPIC: ClassVar[str] = "engine.snapshot"
     step: StepState | None = None
+    cobot_step: StepState | None = None  # what the cobot does meanwhile, when it works in parallel
     allocation: Allocation | None = None
     robot: RobotStatus | None = None
     orders_done: int = 0
