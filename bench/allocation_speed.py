@@ -7,7 +7,8 @@ live state (recent scores, exposure, fatigue, the learned cost of every
 'both' step of the task, the operator's usual times) and ask the allocator.
 The task is the example's desk lamp stretched to N steps (its steps repeated,
 every one that both may do). The baseline is the static policy on the same
-state: it reads the plan and nothing else. Target: <= 10 ms at 50 steps.
+state: it reads the plan and nothing else. Target: <= 10 ms at 50 steps, for
+the ergonomic rules and for the optimal look-ahead.
 """
 
 from __future__ import annotations
@@ -25,9 +26,14 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "configs" / "lamp-cell.yaml"
 
 
 def stretched(cfg, n: int):
-    """The example cell with a task of n steps (ids step-000 ...), all of them 'both' with a cobot program."""
+    """The example cell with a task of n steps (ids step-000 ...), all of them 'both' with a cobot program.
+
+    Every fifth step can start without the one before it (``after: []``), so the plan
+    is a real two-agent schedule with parallel work, as in the example's cable step.
+    """
     base = [s for s in cfg.tasks[0].steps if s.who == "both"]
-    steps = [base[i % len(base)].model_copy(update={"id": f"step-{i:03d}"}) for i in range(n)]
+    steps = [base[i % len(base)].model_copy(update={"id": f"step-{i:03d}", "after": [] if i % 5 == 4 else None})
+             for i in range(n)]
     task = cfg.tasks[0].model_copy(update={"steps": steps})
     programs = {s.id: cfg.robot.programs[base[i % len(base)].id] for i, s in enumerate(steps)}
     robot = cfg.robot.model_copy(update={"programs": programs})
@@ -63,11 +69,12 @@ def main(argv: list[str] | None = None) -> int:
         c = stretched(cfg, n)
         base = time_decisions(c, "static", repeat)
         ergo = time_decisions(c, "ergonomic", repeat)
+        best = time_decisions(c, "optimal", max(20, repeat // (10 if n >= 200 else 3)))
         if n == 50:
-            ok = ergo <= 0.010
-        print(f"  {n:3d} remaining steps   ergonomic {ergo * 1e6:8.1f} us   static (baseline) {base * 1e6:8.1f} us"
-              f"   ratio {ergo / base:5.2f}x")
-    print(f"  target <= 10 ms at 50 steps: {'yes' if ok else 'NO'}")
+            ok = max(ergo, best) <= 0.010
+        print(f"  {n:3d} remaining steps   static (baseline) {base * 1e6:9.1f} us   ergonomic {ergo * 1e6:9.1f} us"
+              f" ({ergo / base:5.2f}x)   optimal {best * 1e6:9.1f} us ({best / base:6.1f}x)")
+    print(f"  target <= 10 ms per decision at 50 steps (ergonomic and optimal): {'yes' if ok else 'NO'}")
     return 0
 
 

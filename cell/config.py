@@ -133,6 +133,8 @@ class Robot(Model):
     serial: SerialProtocol = Field(default_factory=SerialProtocol)
     command_timeout_s: float = Field(default=2.0, gt=0)
     reconnect_max_s: float = Field(default=10.0, gt=0, description="longest wait between reconnect attempts")
+    emulated: bool = Field(default=False, description="the controller is the project's emulator (UR or serial): "
+                           "status and logs say simulated (set by `cell demo --robot ur-emulated`)")
     programs: dict[Id, RobotProgram] = Field(default_factory=dict, description="step id -> program")
 
 
@@ -325,8 +327,10 @@ class AllocationSettings(Model):
     both_default: Literal["operator", "cobot"] = "operator"
     min_operator_share: float = Field(default=0.5, ge=0, le=1)
     window_s: float = Field(default=120, gt=0, description="ergonomic look-back window")
-    ergonomic_weight: float = Field(default=1.0, ge=0, le=10, description="optimal policy: weight of predicted "
+    ergonomic_weight: float = Field(default=3.0, ge=0, le=10, description="optimal policy: weight of predicted "
                                     "ergonomic load against work time (0 = time only)")
+    max_slowdown: float = Field(default=0.10, ge=0, le=1, description="optimal policy: how much slower than "
+                                "the fastest plan a unit may get to spare the operator (0.1 = 10%)")
 
 
 class StressSettings(Model):

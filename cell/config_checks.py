@@ -114,6 +114,11 @@ def _checks(c: CellConfig) -> Iterator[Problem]:
                        f"given: {_allowed(sorted(step.instruction))}")
 
     if c.robot is not None:
+        if c.robot.driver == "serial" and not c.robot.serial_url:
+            yield (("robot", "driver"), "driver 'serial' needs robot.serial_url (a pyserial URL such as "
+                   "/dev/ttyUSB0 or socket://host:port)")
+        if "{program}" not in c.robot.serial.run and c.robot.driver == "serial":
+            yield ("robot", "serial", "run"), "the run command must contain {program}, e.g. 'RUN {program}'"
         for step_id in c.robot.programs:
             if step_id not in all_steps:
                 yield ("robot", "programs", step_id), f"'{step_id}' is not a step; allowed: {_allowed(sorted(all_steps))}"

@@ -129,6 +129,7 @@ class TaskEngine:
         self._exposure: ExposureSummary | None = None
         self._fatigue: FatigueState | None = None
         self._cost: dict[str, tuple[float, int]] = {}  # step id -> (learned mean RULA grand, frames)
+        self._high: dict[str, float] = {}  # step id -> learned share of its frames at the threshold action level
         self._duration: dict[str, tuple[float, int]] = {}  # step id -> (operator's usual time, steps measured)
         self._preds = {t.id: t.predecessors() for t in config.tasks}
 
@@ -195,7 +196,7 @@ class TaskEngine:
                 s = steps[i]
                 after = tuple(steps[p].id for p in preds[i] if p not in o.done)
                 remaining.append(StepForecast(s, self.operator_time(s), self._cobot_time(s), self.step_cost(s),
-                                              after=after))
+                                              after=after, high_share=self.step_high_share(s) or 0.0))
             planned = {steps[i].id: who for i, who in o.planned.items() if i != index}
         return LiveLoad(now=now, rula_high_share=high, rula_mean=mean, rula_seen_s=seen,
                         arm_above_60_pct=arm, exposure_window_s=e.window_s if e else 0.0,
@@ -203,6 +204,7 @@ class TaskEngine:
                         stress=self._stress.index, stress_confidence=self._stress.confidence, operator_share=share,
                         cobot_available=self.cobot_available(),
                         step_cost=self.step_cost(step) if step else None,
+                        step_high_share=self.step_high_share(step) if step else None,
                         typical_cost=costs[(len(costs) - 1) // 2] if costs else None,  # lower median
                         operator_time_s=self.operator_time(step) if step else None,
                         cobot_time_s=self._cobot_time(step),
@@ -224,6 +226,11 @@ class TaskEngine:
         """What a step usually scores (RULA grand) for this operator: learned, or guessed from its profile."""
         learned, n = self._cost.get(step.id, (0.0, 0))
         return learned if n >= STEP_COST_MIN_FRAMES else prior_cost(step)
+
+    def step_high_share(self, step: Step) -> float | None:
+        """How much of this step's time usually reaches the threshold action level (None: not measured yet)."""
+        _, n = self._cost.get(step.id, (0.0, 0))
+        return self._high.get(step.id) if n >= STEP_COST_MIN_FRAMES else None
 
     def step_state(self, now: float, order_done: bool = False, *, new: bool = True,
                    run: Run | None = None) -> StepState:
@@ -387,6 +394,9 @@ class TaskEngine:
                 if msg.step_id:
                     mean, n = self._cost.get(msg.step_id, (float(msg.rula_grand), 0))
                     self._cost[msg.step_id] = (mean + STEP_COST_ALPHA * (msg.rula_grand - mean), n + 1)
+                    high = float(msg.rula_action_level >= self.config.thresholds.cobot_at_rula_action_level)
+                    share = self._high.get(msg.step_id, high)
+                    self._high[msg.step_id] = share + STEP_COST_ALPHA * (high - share)
             return []
         latest = _LATEST.get(type(msg))
         if latest is not None:  # the newest exposure, fatigue or stress of this operator is what counts

@@ -17,6 +17,7 @@ from cell.bus import BusEndpoints
 from cell.config import CellConfig
 from cell.messages import Fault, Message, RobotStatus, StepState, TaskEvent
 from cell.runtime import Node
+from cell.step_tracker import StepTracker
 from projection.bench_view import bench_view
 
 
@@ -41,7 +42,8 @@ class ProjectionNode(Node):
             self.frames_dir = Path(options.state_dir) / "projector-frames"
         if self.frames_dir is not None:
             os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-        self.step: StepState | None = None
+        self.step: StepState | None = None  # what the bench shows (the operator's step, else the cobot's)
+        self.steps = StepTracker()
         self.robot: RobotStatus | None = None
         self.wrong: TaskEvent | None = None
         self.wrong_until = 0.0
@@ -76,13 +78,16 @@ class ProjectionNode(Node):
         self.log("info", self.status)
         snap = self.request_snapshot(1.0)
         if snap is not None:
-            self.step, self.robot = snap.step, snap.robot
+            for st in (snap.cobot_step, snap.step):
+                if st is not None:
+                    self.steps.update(st)
+            self.step, self.robot = self.steps.front, snap.robot
 
     def on_message(self, msg: Message, now: float) -> None:
         if isinstance(msg, StepState):
-            if self.step is None or msg.seq >= self.step.seq or msg.order_id != self.step.order_id:
-                self.step = msg
-            if msg.phase == "done":
+            if self.steps.update(msg):
+                self.step = self.steps.front
+            if msg.phase == "done" and msg.assignee == "operator":
                 self.wrong = None
         elif isinstance(msg, RobotStatus):
             self.robot = msg

@@ -41,7 +41,7 @@ def problems(path: Path) -> list:
 def test_example_cell_is_valid():
     cfg = load_config(EXAMPLE)
     assert cfg.cell.id == "lamp-cell-1"
-    assert len(cfg.tasks[0].steps) == 10
+    assert len(cfg.tasks[0].steps) == 11
     assert len([z for z in cfg.zones if z.kind == "bin"]) == 6
     assert len([z for z in cfg.zones if z.kind == "button"]) == 2
     assert [o.id for o in cfg.operators] == ["op-novice-01", "op-experienced-02", "op-limited-03"]
@@ -61,24 +61,24 @@ BROKEN = [
     ("lamp-cell.yaml", "rect: {x: 915, y: 560, w: 150, h: 160}", "rect: {x: 1300, y: 560, w: 150, h: 160}",
      "zones[5].rect", "outside the bench"),
     ("tasks/desk-lamp.yaml", "        who: operator\n        target_time_s: 15", "        who: robot\n        target_time_s: 15",
-     "tasks[0].steps[3].who", "allowed"),
+     "tasks[0].steps[4].who", "allowed"),
     ("lamp-cell.yaml", "  driver: sim ", "  driver: kuka ", "robot.driver", "'sim', 'ur' or 'serial'"),
     ("operators.yaml", "      max_load_kg: 2.0", "      max_load_kg: -2", "operators[2].limits.max_load_kg", "greater than"),
     ("operators.yaml", "  - id: op-novice-01", "  - id: Jan Peeters", "operators[0].id", "pseudonym"),
     ("lamp-cell.yaml", "cell:\n", "source: other.yaml\ncell:\n", "source", "unknown key"),
-    ("operators.yaml", "      max_load_kg: 2.0", "      max_load_kg: 1.0", "operators[2].limits.max_load_kg",
-     "only a person may do it"),
+    ("operators.yaml", "      no_overhead: true", "      no_overhead: true\n      forbidden_steps: [connect_wires]",
+     "operators[2].limits.forbidden_steps", "only a person may do it"),
     ("lamp-cell.yaml", "    unload_lamp:  {program: unload_lamp.urp,  duration_s: 7}",
      "    unload_lamp:  {program: unload_lamp.urp,  duration_s: 7}\n    glue_shade: {program: glue.urp}",
      "robot.programs.glue_shade", "not a step"),
     ("tasks/desk-lamp.yaml", "        press: button_done\n        highlight: [fixture]\n        verify: {by: button, zone: button_done}\n        who: operator\n        target_time_s: 20",
      "        press: bin_cable\n        highlight: [fixture]\n        verify: {by: button, zone: button_done}\n        who: operator\n        target_time_s: 20",
-     "tasks[0].steps[5].press", "is a bin"),
+     "tasks[0].steps[6].press", "is a bin"),
     ("lamp-cell.yaml", "  - {task: desk-lamp, quantity: 20}", "  - {task: desk-lamp, quantity: many}", "orders[0].quantity", "integer"),
     ("tasks/desk-lamp.yaml", "        verify: {by: button, zone: button_done}\n        who: both\n        plan: operator\n        target_time_s: 12",
      "        verify: {by: timer}\n        who: both\n        plan: operator\n        target_time_s: 12", "tasks[0].steps[2].verify", "seconds"),
     ("tasks/desk-lamp.yaml", "        who: operator\n        target_time_s: 15", "        who: operator\n        plan: cobot\n        target_time_s: 15",
-     "tasks[0].steps[3].plan", "only for steps with who: both"),
+     "tasks[0].steps[4].plan", "only for steps with who: both"),
 ]
 
 
@@ -165,7 +165,7 @@ def test_cli_validate_json_lists_ids():
     assert r.returncode == 0, r.stderr
     ids = json.loads(r.stdout)
     assert "bin_screws" in ids["zones"] and ids["tasks"] == ["desk-lamp"]
-    assert ids["steps"]["desk-lamp"][0] == "base_to_fixture" and len(ids["steps"]["desk-lamp"]) == 10
+    assert ids["steps"]["desk-lamp"][0] == "base_to_fixture" and len(ids["steps"]["desk-lamp"]) == 11
     assert "op-limited-03" in ids["operators"]
 
 

@@ -103,7 +103,7 @@ def test_view_of_a_pick_step_highlights_bin_and_fixture_in_the_operators_languag
     roles = {(h.zone_id, h.role, h.quantity) for h in v.highlights}
     assert ("bin_screws", "pick", 2) in roles and ("fixture", "place", None) in roles
     assert v.instruction == "Neem 2 schroeven en draai de steel vast"  # full text, Dutch
-    assert (v.step_index, v.step_count, v.units_done, v.units_total) == (2, 10, 1, 20)
+    assert (v.step_index, v.step_count, v.units_done, v.units_total) == (2, 11, 1, 20)
     novice = bench_view(cfg, cfg.operator("op-novice-01"), state(cfg, "screw_stem"))
     assert novice.instruction == "Steel vastschroeven" and novice.large_text  # pictogram-first: short title
     english = bench_view(cfg, cfg.operator("op-limited-03"), state(cfg, "screw_stem"))

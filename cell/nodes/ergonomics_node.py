@@ -17,6 +17,7 @@ from cell.bus import BusEndpoints
 from cell.config import CellConfig, Step
 from cell.messages import Message, PoseFrame, StepState
 from cell.runtime import Node
+from cell.step_tracker import StepTracker
 from ergonomics.assess import OperatorErgonomics, exposure_message, fatigue_message, score_message
 
 
@@ -33,14 +34,13 @@ class ErgonomicsNode(Node):
         self.profile = config.operator(options.operator_id)
         self.ergo = OperatorErgonomics(self.profile)
         self.step: Step | None = None
-        self.state: StepState | None = None
+        self.steps = StepTracker()  # the operator's step: scores are tagged with it
         self._next_score = self._next_fatigue = 0.0
         self._next_exposure = self.EXPOSURE_EVERY_S
         self._first_frame: float | None = None
 
     def _working(self) -> bool:
-        s = self.state
-        return s is not None and s.assignee == "operator" and not s.paused and s.phase in ("active", "verifying")
+        return self.steps.operator_working
 
     def on_message(self, msg: Message, now: float) -> None:
         if isinstance(msg, PoseFrame):
@@ -56,8 +56,9 @@ class ErgonomicsNode(Node):
                 self._first_frame = now
             self.publish(score_message(r, self.name, msg.operator_id, msg.t, self.step.id if self.step else None))
         elif isinstance(msg, StepState):
-            self.state = msg
-            self.step = self.config.task(msg.task_id).step(msg.step_id)
+            self.steps.update(msg)
+            st = self.steps.operator
+            self.step = self.config.task(st.task_id).step(st.step_id) if st is not None else None
 
     def on_tick(self, now: float) -> None:
         if not self._working():

@@ -31,7 +31,9 @@ class StressNode(Node):
 
     def on_message(self, msg: Message, now: float) -> None:
         if isinstance(msg, StepState):
-            if msg.phase == "done" and msg.assignee == "operator" and self.step is not None:
+            if msg.assignee != "operator" or msg.phase == "pending":
+                return  # the operator's pace is what counts here
+            if msg.phase == "done" and self.step is not None and self.step.id == msg.step_id:
                 self.estimator.add_step(now, self.step.id, now - self._active_since, self.step.target_time_s)
             if msg.phase == "active" and (self.state is None or (self.state.unit, self.state.step_id)
                                           != (msg.unit, msg.step_id)):

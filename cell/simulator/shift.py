@@ -24,6 +24,7 @@ from cell.messages import (
     Allocation, Fault, Message, RobotCommand, RobotStatus, StepState, StressEstimate, TaskEvent,
 )
 from cell.simulator.camera import SimulatedCamera
+from cell.step_tracker import StepTracker
 from cell.store import EventStore
 from ergonomics.assess import OperatorErgonomics, exposure_message, fatigue_message, lifting_indices, score_message
 from ergonomics.stress import StressEstimator
@@ -91,7 +92,8 @@ class SimulatedShift:
         self.ergo = OperatorErgonomics(self.profile, cache_size=60000)  # the camera caches poses as many
         self.stress = StressEstimator(window_s=config.stress.window_s, method=config.stress.method)
         self._log: list[Message] = []
-        self._state: StepState | None = None
+        self.steps = StepTracker()
+        self._unit_steps: dict[tuple[str, int], set[str]] = {}
         self._frames = 0
         self._al3 = self._al4 = 0
         self._rula_sum = 0
@@ -118,11 +120,15 @@ class SimulatedShift:
             msg = queue.pop(0)
             self._log.append(msg)
             if isinstance(msg, StepState):
-                self._state = msg
-                if msg.phase == "done" and msg.step_index == msg.step_count - 1 and not msg.order_done:
-                    self._units += 1
+                self.steps.update(msg)
+                if msg.phase == "done" and not msg.order_done:
+                    unit = self._unit_steps.setdefault((msg.order_id, msg.unit), set())
+                    unit.add(msg.step_id)
+                    if len(unit) == msg.step_count:
+                        self._units += 1
+                        del self._unit_steps[(msg.order_id, msg.unit)]
                 key = (msg.order_id, msg.unit, msg.step_id)
-                if msg.phase == "active" and key != self._active_key:
+                if msg.assignee == "operator" and msg.phase == "active" and key != self._active_key:
                     self._active_key, self._active_since = key, now
                 if msg.assignee == "operator" and msg.phase == "active":
                     self.operator.on_step(msg, now)
@@ -268,10 +274,8 @@ class SimulatedShift:
 
     def _score_frame(self, now: float) -> None:
         """One camera frame of the operator, scored, while the operator is working on a step."""
-        st = self._state
-        working = st is not None and st.assignee == "operator" and st.phase in ("active", "verifying") \
-            and not st.paused
-        if not working:
+        st = self.steps.operator
+        if st is None or not self.steps.operator_working:
             self.ergo.rest(now)  # the cobot works or the cell waits: the operator's muscles recover
             return
         step = self.config.task(st.task_id).step(st.step_id)
