@@ -87,6 +87,7 @@ class LiveLoad:
     steps_done: int = 0                   # steps finished in this order (for the operator's share)
     in_progress: dict[str, tuple[str, float]] = field(default_factory=dict)  # step id -> (agent, seconds left)
     planned: dict[str, str] = field(default_factory=dict)  # step id -> agent, decided but not started
+    unit_key: str = ""                    # which unit of which order (the optimal policy's time budget is per unit)
 
 
 @dataclass(frozen=True)
@@ -324,7 +325,9 @@ class OptimalAllocator:
     share at the cobot threshold + fatigue/50 + confident stress). Hard limits fix a
     step's agent, a step already planned keeps its agent, the plan keeps the
     operator's share of the order at or above the minimum, and a unit may take at
-    most ``allocation.max_slowdown`` longer than the fastest plan.
+    most ``allocation.max_slowdown`` longer than the fastest plan at its first
+    decision (a budget for the whole unit, so re-planning at every step cannot add
+    the slack up).
 
     Search: with up to ``exhaustive_up_to`` (8) free choices, every plan is tried (the
     example unit has 7, so its plans are exact). Beyond that, an exact dynamic
@@ -344,6 +347,7 @@ class OptimalAllocator:
     ergonomic_weight: float = 3.0
     max_evaluations: int = 200
     exhaustive_up_to: int = 8     # free choices up to which every plan is tried
+    _deadline: dict[str, float] = field(default_factory=dict, init=False, repr=False)  # unit -> when it may end
     swap_candidates: int = 4
 
     def _load_factor(self, live: LiveLoad) -> float:
@@ -481,7 +485,7 @@ class OptimalAllocator:
                     assign, cost, improved = trial, c, True
         return assign, cost
 
-    def _plan_exhaustive(self, allowed, times, loads, preds, free, ready, need, choices):
+    def _plan_exhaustive(self, allowed, times, loads, preds, free, ready, need, choices, limit_for):
         """Every plan: the fastest, then the least costly within max_slowdown of it."""
         base = [opts[0] for opts in allowed]
         results = []
@@ -495,7 +499,7 @@ class OptimalAllocator:
             results.append((assign[0], span, load))
         if not results:
             return None
-        limit = min(span for _, span, _ in results) * (1.0 + self.settings.max_slowdown) + 1e-6
+        limit = limit_for(min(span for _, span, _ in results))
         best: dict[int, tuple[float, float]] = {}
         for first, span, load in results:
             cost = span + load + (1000.0 * (span - limit) if span > limit else 0.0)
@@ -514,15 +518,24 @@ class OptimalAllocator:
         done_op = round(live.operator_share * live.steps_done)
         need = max(0, math.ceil(self.settings.min_operator_share * (live.steps_done + n) - 1e-9) - done_op)
         choices = [k for k in range(n) if len(allowed[k]) == 2]
+
+        def limit_for(fastest: float) -> float:
+            """How long the rest of the unit may take: the unit's budget, set at its first decision."""
+            if not live.unit_key:
+                return fastest * (1.0 + self.settings.max_slowdown) + 1e-6
+            if live.unit_key not in self._deadline:
+                self._deadline = {live.unit_key: live.now + fastest * (1.0 + self.settings.max_slowdown)}
+            return max(fastest, self._deadline[live.unit_key] - live.now) + 1e-6
+
         if len(choices) <= self.exhaustive_up_to:
-            return self._plan_exhaustive(allowed, times, loads, preds, free, ready, need, choices)
+            return self._plan_exhaustive(allowed, times, loads, preds, free, ready, need, choices, limit_for)
         # the fastest plan first (time only), then the least loading one within max_slowdown of it
         no_load = [0.0] * n
         start = self._initial(allowed, times, no_load, need)
         if start is None:
             return None
         fastest = self._improve(start, allowed, times, no_load, preds, free, ready, need, False)[1]
-        limit = fastest * (1.0 + self.settings.max_slowdown) + 1e-6
+        limit = limit_for(fastest)
         best: dict[int, tuple[float, list[int]]] = {}
         for first in allowed[0]:
             trial_allowed = [(first,)] + allowed[1:]

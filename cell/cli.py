@@ -6,6 +6,7 @@
     cell node NAME CONFIG          one node alone (what `cell run` starts)
     cell preview CONFIG            the projector view of a step, as a PNG
     cell demo                      the shipped example cell, fully simulated, with a live status
+    cell robot check|run|emulate-ur  commissioning the cobot (and the UR controller emulator)
     cell ergonomics score FILE     RULA and REBA of one posture (landmarks or joint angles), as JSON
     cell ergonomics landmarks IMG  body and hand landmarks of a photograph (MediaPipe), as JSON
 """
@@ -234,14 +235,24 @@ def demo(config: Path = typer.Option(EXAMPLE_CELL, help="the cell to demonstrate
          duration: str = typer.Option("90s", help="how long the demo runs (real time)"),
          operator: Optional[str] = typer.Option(None, help="operator profile (default: the first)"),
          speed: float = typer.Option(3.0, help="the simulated operator and cobot work this much faster than real"),
-         out: Path = typer.Option(Path("out/demo"), help="where the event log, state and projector frames go")) -> None:
+         out: Path = typer.Option(Path("out/demo"), help="where the event log, state and projector frames go"),
+         robot: str = typer.Option("sim", help="sim: the simulated cobot; ur-emulated: the UR driver against "
+                                   "the UR controller emulator in its own process")) -> None:
     """Run the example cell fully simulated: every node, live status, then a summary."""
     from cell.demo import run_demo
 
+    if robot not in ("sim", "ur-emulated"):
+        typer.echo(f"--robot {robot!r}: allowed: sim, ur-emulated", err=True)
+        raise typer.Exit(2)
     cfg = _load(config)
-    code = run_demo(config, cfg, duration_s=parse_duration(duration), operator_id=operator, speed=speed, out=out)
+    code = run_demo(config, cfg, duration_s=parse_duration(duration), operator_id=operator, speed=speed, out=out,
+                    robot=robot)
     raise typer.Exit(code)
 
+
+from cell.cli_robot import robot_app  # noqa: E402  (the commissioning commands live in their own module)
+
+app.add_typer(robot_app, name="robot")
 
 ergonomics_app = typer.Typer(add_completion=False, no_args_is_help=True,
                              help="Ergonomic scoring of single postures: landmarks or joint angles in, RULA and REBA out.")

@@ -47,8 +47,11 @@ def free_base_port(count: int = 4, start: int = 15550) -> int:
     raise RuntimeError("no free ports for the demo bus")
 
 
-def demo_config(source: Path, out: Path, *, window: bool) -> Path:
-    """A copy of the cell file for this demo run: own ports, output under `out`, includes absolute."""
+def demo_config(source: Path, out: Path, *, window: bool, robot: dict | None = None) -> Path:
+    """A copy of the cell file for this demo run: own ports, output under `out`, includes absolute.
+
+    ``robot`` overrides keys of the robot section (the UR emulator's driver and ports).
+    """
     yaml = YAML(typ="rt")
     data = yaml.load(source.read_text(encoding="utf-8"))
     inc = data.get("include")
@@ -62,6 +65,8 @@ def demo_config(source: Path, out: Path, *, window: bool) -> Path:
         pj["calibration"] = str((source.parent / pj["calibration"]).resolve())
     if window:  # a desktop, not the bench: a window on the first screen
         pj["display"], pj["fullscreen"] = 0, False
+    if robot and data.get("robot") is not None:
+        data["robot"].update(robot)
     path = out / "demo-cell.yaml"
     with open(path, "w", encoding="utf-8") as f:
         f.write(f"# written by `cell demo` from {source}\n")
@@ -153,11 +158,7 @@ class LiveStatus:
 
 
 def run_demo(config_path: Path, config: CellConfig, *, duration_s: float, operator_id: str | None,
-             speed: float, out: Path) -> int:
-    import zmq
-
-    from cell.cli import node_specs
-    from cell.supervisor import Supervisor
+             speed: float, out: Path, robot: str = "sim") -> int:
     from projection.node import has_display
 
     console = Console()
@@ -166,7 +167,32 @@ def run_demo(config_path: Path, config: CellConfig, *, duration_s: float, operat
         shutil.rmtree(out)
     out.mkdir(parents=True)
     window = has_display()
-    path = demo_config(config_path.resolve(), out, window=window)
+    emulator = None
+    settings = None
+    if robot == "ur-emulated" and config.robot is not None:
+        # the UR controller emulator in its own process (ur-rtde holds the GIL while it connects)
+        from robot_bridge.ur_emulator import EmulatorProcess
+
+        emulator = EmulatorProcess.start({p.program: p.duration_s / speed for p in config.robot.programs.values()})
+        console.print(f"[dim]{emulator.line}[/dim]")
+        settings = {"driver": "ur", "emulated": True, "host": emulator.host,
+                    "dashboard_port": emulator.dashboard_port, "rtde_port": emulator.rtde_port}
+    try:
+        return _run_demo(config_path, duration_s=duration_s, operator_id=operator_id, speed=speed, out=out,
+                         window=window, console=console, robot_settings=settings)
+    finally:
+        if emulator is not None:
+            emulator.close()
+
+
+def _run_demo(config_path: Path, *, duration_s: float, operator_id: str | None, speed: float, out: Path,
+              window: bool, console: Console, robot_settings: dict | None) -> int:
+    import zmq
+
+    from cell.cli import node_specs
+    from cell.supervisor import Supervisor
+
+    path = demo_config(config_path.resolve(), out, window=window, robot=robot_settings)
     cfg = load_config(path)
     names = nodes_for(cfg)
     frames = None if window else out / "projector"
@@ -175,7 +201,8 @@ def run_demo(config_path: Path, config: CellConfig, *, duration_s: float, operat
                      log=lambda s: console.print(f"[dim]{s}[/dim]"), log_dir=state_dir / "logs")
     profile = cfg.operator(operator_id)
     console.print(f"[bold]cell demo[/bold]: {cfg.cell.name}, operator {profile.id} "
-                  f"(simulated, {speed:g}x speed), cobot {cfg.robot.name if cfg.robot else '-'} (simulated)")
+                  f"(simulated, {speed:g}x speed), cobot {cfg.robot.name if cfg.robot else '-'} "
+                  + ("on the UR controller emulator (simulated)" if robot_settings else "(simulated)"))
     console.print(f"starting nodes: {', '.join(names)}")
     ctx = zmq.Context.instance()
     sub = Subscriber(ctx, endpoints(cfg).sub, [""])

@@ -209,6 +209,7 @@ class TaskEngine:
                         operator_time_s=self.operator_time(step) if step else None,
                         cobot_time_s=self._cobot_time(step),
                         remaining=tuple(remaining), in_progress=in_progress, planned=planned,  # type: ignore[arg-type]
+                        unit_key=f"{o.order_id}/{o.unit}" if o else "",
                         steps_done=done)
 
     def operator_time(self, step: Step) -> float:
@@ -417,7 +418,9 @@ class TaskEngine:
         if cmd.action == "pause":
             return self.pause(cmd.reason or "paused by the job coach", now)
         if cmd.action == "resume":
-            return self.resume(cmd.reason or "paused by the job coach", now)
+            if cmd.reason:
+                return self.resume(cmd.reason, now)
+            return self._resume_by_coach(now)
         if cmd.action == "help":
             return self._set_help(True, now)
         if cmd.action == "clear_help":
@@ -439,6 +442,28 @@ class TaskEngine:
                                     action="pause", step_id=self._task_steps()[o.cobot.index].id))
         out.extend(self._states(now))
         return out
+
+    def _resume_by_coach(self, now: float) -> list[Message]:
+        """The job coach resumes: their own pause, and a cobot stop once the cobot is available again.
+
+        A program the cobot stopped in (protective stop, lost connection) is stopped for good
+        and its step's program runs again from its start: the coach has made the cell safe.
+        Lost-component pauses (camera) clear by themselves when the component is back.
+        """
+        clear = [r for r in self.state.pause_reasons if r == "paused by the job coach"
+                 or (r.startswith("robot:") and self.cobot_available())]
+        if not clear:
+            return self._states(now) if self.state.current else []
+        out: list[Message] = []
+        o = self.state.current
+        if any(r.startswith("robot:") for r in clear) and o is not None and o.cobot is not None and o.cobot.run_id:
+            self.state.command_counter += 1
+            out.append(RobotCommand(src=self.src, t=now, cmd_id=f"stop-{self.state.command_counter}", action="stop",
+                                    step_id=self._task_steps()[o.cobot.index].id))
+            o.cobot.run_id = None  # runs again from the start
+        for r in clear[:-1]:
+            self.state.pause_reasons.remove(r)
+        return out + self.resume(clear[-1], now)
 
     def resume(self, reason: str, now: float) -> list[Message]:
         if reason not in self.state.pause_reasons:

@@ -10,7 +10,7 @@ step's short title, others the full instruction.
 from __future__ import annotations
 
 from cell.config import CellConfig, OperatorProfile
-from cell.messages import Fault, RobotStatus, StepState, TaskEvent
+from cell.messages import Allocation, Fault, RobotStatus, StepState, TaskEvent
 from projection.view import Banner, BenchView, CobotView, Highlight, ZoneView
 
 # zone kinds the view knows; a tray is drawn like a fixture (a place to put things)
@@ -24,6 +24,10 @@ MESSAGES = {
     "cobot": {"nl": "De robot doet deze stap", "en": "The cobot does this step"},
     "wrong": {"nl": "Neem uit bak {label}", "en": "Take from bin {label}"},
     "fault": {"nl": "Even wachten: {text}", "en": "Please wait: {text}"},
+    "robot_fault": {"nl": "De robot staat stil ({text}). Even wachten: je begeleider zet hem weer aan.",
+                    "en": "The cobot has stopped ({text}). Please wait: your job coach will restart it."},
+    "took_over": {"nl": "De robot is gestopt. Wil jij deze stap doen?",
+                  "en": "The cobot has stopped. Please do this step yourself."},
     "waiting": {"nl": "Wachten op opdracht", "en": "Waiting for a work order"},
 }
 
@@ -39,7 +43,7 @@ def zone_views(config: CellConfig) -> tuple[ZoneView, ...]:
 
 def bench_view(config: CellConfig, profile: OperatorProfile, step: StepState | None, *,
                robot: RobotStatus | None = None, wrong_pick: TaskEvent | None = None,
-               fault: Fault | None = None) -> BenchView:
+               fault: Fault | None = None, allocation: Allocation | None = None) -> BenchView:
     lang = profile.language
     zones = zone_views(config)
     base = dict(bench_w_mm=config.bench.width_mm, bench_d_mm=config.bench.depth_mm, zones=zones,
@@ -76,13 +80,19 @@ def bench_view(config: CellConfig, profile: OperatorProfile, step: StepState | N
             highlights = [h for h in highlights if h.zone_id != s.pick.zone]
             highlights += [Highlight(wrong_pick.zone, "wrong", None), Highlight(s.pick.zone, "correct", s.pick.quantity)]
             banner = Banner("error", _say("wrong", lang, label=label), "pick")
+    if (allocation is not None and allocation.reassigned and allocation.assignee == "operator"
+            and allocation.step_id == step.step_id and allocation.unit == step.unit and step.assignee == "operator"
+            and step.phase == "active" and "cobot" in allocation.reason and banner is None):
+        banner = Banner("info", _say("took_over", lang), s.pictogram)  # the cobot's step came back
     if step.order_done:
         banner = Banner("confirm", _say("done", lang), "confirm")
     if step.help_requested:
         banner = Banner("help", _say("help", lang), "help")
     if step.paused:
         reason = step.pause_reason or ""
-        if fault is not None and not fault.cleared or reason.startswith(("camera", "robot")):
+        if reason.startswith("robot"):
+            banner = Banner("fault", _say("robot_fault", lang, text=reason.rsplit(":", 1)[-1].strip()), "fault")
+        elif fault is not None and not fault.cleared or reason.startswith("camera"):
             banner = Banner("fault", _say("fault", lang, text=reason), "fault")
         else:
             banner = Banner("paused", _say("paused", lang), "paused")

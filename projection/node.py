@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cell.bus import BusEndpoints
 from cell.config import CellConfig
-from cell.messages import Fault, Message, RobotStatus, StepState, TaskEvent
+from cell.messages import Allocation, Fault, Message, RobotStatus, StepState, TaskEvent
 from cell.runtime import Node
 from cell.step_tracker import StepTracker
 from projection.bench_view import bench_view
@@ -48,6 +48,7 @@ class ProjectionNode(Node):
         self.wrong: TaskEvent | None = None
         self.wrong_until = 0.0
         self.fault: Fault | None = None
+        self.allocation: Allocation | None = None  # the latest: a step handed back by the cobot is announced
         self.view = None
         self.frames = 0
         self.renderer = None
@@ -91,6 +92,8 @@ class ProjectionNode(Node):
                 self.wrong = None
         elif isinstance(msg, RobotStatus):
             self.robot = msg
+        elif isinstance(msg, Allocation):
+            self.allocation = msg
         elif isinstance(msg, TaskEvent) and msg.kind == "wrong_pick":
             self.wrong, self.wrong_until = msg, now + self.WRONG_PICK_SHOWN_S
         elif isinstance(msg, Fault):
@@ -102,7 +105,7 @@ class ProjectionNode(Node):
         if self.wrong is not None and now > self.wrong_until:
             self.wrong = None
         view = bench_view(self.config, self.profile, self.step, robot=self.robot, wrong_pick=self.wrong,
-                          fault=self.fault)
+                          fault=self.fault, allocation=self.allocation)
         changed = view != self.view
         self.view = view
         if self.window is not None:

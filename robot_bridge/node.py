@@ -14,15 +14,24 @@ from cell.messages import Fault, Heartbeat, Message, RobotCommand, RobotReply, R
 from cell.runtime import Node
 from robot_bridge.driver import DriverError, RobotDriver
 from robot_bridge.simulated import SimulatedCobot
+from robot_bridge.threaded import ThreadedDriver
 
 
 def make_driver(config: CellConfig, speed: float = 1.0) -> RobotDriver:
+    """The driver the config names; a real-hardware driver runs on its own thread (ThreadedDriver)."""
     robot = config.robot
     assert robot is not None
     if robot.driver == "sim":
         return SimulatedCobot({s: (p.program, p.duration_s / speed) for s, p in robot.programs.items()},
                               name=f"{robot.name} (simulated)")
-    raise DriverError(f"robot driver '{robot.driver}' is not available in this version")
+    if robot.driver == "ur":
+        from robot_bridge.ur import URDriver
+        return ThreadedDriver(URDriver.from_config(robot, simulated=robot.emulated),
+                              timeout_s=robot.command_timeout_s + 1.0)
+    if robot.driver == "serial":
+        from robot_bridge.serial_driver import SerialArmDriver
+        return ThreadedDriver(SerialArmDriver.from_config(robot), timeout_s=robot.command_timeout_s + 1.0)
+    raise DriverError(f"robot driver '{robot.driver}' is not known; allowed: sim, ur, serial")
 
 
 class RobotNode(Node):
@@ -53,13 +62,29 @@ class RobotNode(Node):
         self.engine_watch.expect("engine", now)
         self.status = f"{self.driver.capabilities().description}"
 
+    def on_stop(self, now: float) -> None:
+        close = getattr(self.driver, "close", None)
+        if close is not None:
+            close()
+
+    def _safe(self, what: str, fn, now: float) -> bool:
+        """Pause or resume without letting a driver error stop the safety path; False if it failed."""
+        try:
+            fn(now)
+            return True
+        except DriverError as exc:
+            self.log("error", f"{what} failed: {exc}")
+            self.publish(Fault(src=self.name, t=now, component="robot", severity="critical",
+                               text=f"{what} failed: {exc}"))
+            return False
+
     def on_message(self, msg: Message, now: float) -> None:
         if isinstance(msg, Heartbeat) and msg.src == "engine":
             self._engine_seen = True
             self.engine_watch.feed("engine", now)
             if self._paused_for_engine:
                 self._paused_for_engine = False
-                self.driver.resume(now)
+                self._safe("resume", self.driver.resume, now)
                 self.publish(Fault(src=self.name, t=now, component="engine", severity="pause",
                                    text="engine back: cobot program resumed", cleared=True))
                 self.log("info", "engine heartbeat back; the cobot program resumes")
@@ -95,6 +120,8 @@ class RobotNode(Node):
 
     def _publish_status(self, now: float, force: bool = False) -> None:
         st = self._status(now)
+        self.status = self.driver.capabilities().description + (f": {st.mode}" if st.mode != "idle" else "") \
+            + (f" ({st.fault})" if st.fault else "")
         key = (st.mode, st.run_id, st.finished, st.fault)
         if force or key != self._last or now >= self._next_status:
             self.publish(st)
@@ -105,8 +132,7 @@ class RobotNode(Node):
         for _ in self.engine_watch.expired(now):
             st = self.driver.poll(now)
             if st.mode == "running":
-                self.driver.pause(now)
-                self._paused_for_engine = True
+                self._paused_for_engine = self._safe("pause", self.driver.pause, now)
             self.publish(Fault(src=self.name, t=now, component="engine", severity="pause",
                                text="no engine heartbeat: cobot paused, no new motion"))
             self.log("warning", "engine heartbeat lost; cobot paused")

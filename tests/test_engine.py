@@ -212,6 +212,15 @@ def test_cobot_only_step_pauses_the_order_when_the_cobot_is_lost(cfg):
     out = e.handle(Fault(src="engine", t=1.0, component="robot", severity="pause", text="no heartbeat"), 1.0)
     st = last_state(out)
     assert st.paused and "no heartbeat" in st.pause_reason and st.assignee == "cobot"
+    # the job coach resumes: not while the cobot is still away ...
+    out = e.handle(EngineCommand(src="coach", t=2.0, action="resume"), 2.0)
+    assert last_state(out).paused
+    # ... but once it is back, the stopped program is stopped for good and the step's program runs again
+    e.handle(RobotStatus(src="robot", t=3.0, mode="idle"), 3.0)
+    out = e.handle(EngineCommand(src="coach", t=4.0, action="resume"), 4.0)
+    commands = [(m.action, m.step_id) for m in out if isinstance(m, RobotCommand)]
+    assert commands == [("stop", step.id), ("run", step.id)]
+    assert not last_state(out).paused
 
 
 def test_pause_ignores_actions_and_resume_continues(cfg):

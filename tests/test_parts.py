@@ -131,6 +131,28 @@ def test_view_of_cobot_step_pause_and_fault(cfg):
     assert lost.banner.kind == "fault" and "camera" in lost.banner.text
 
 
+def test_view_says_what_happened_to_the_cobot_and_what_to_do(cfg):
+    from cell.messages import Allocation
+
+    op = cfg.operator("op-experienced-02")  # Dutch
+    # a cobot-only step cannot go back: the order pauses, and the bench says the job coach restarts the cobot
+    stopped = bench_view(cfg, op, state(cfg, "unload_lamp", assignee="cobot", paused=True,
+                                        pause_reason="robot: the cobot stopped: protective stop"))
+    assert stopped.banner.kind == "fault"
+    assert "protective stop" in stopped.banner.text and "begeleider" in stopped.banner.text
+    # a step the operator may do comes back to them, and the bench asks them to do it
+    back = Allocation(src="engine", t=1.0, order_id="o", step_id="fit_shade", unit=2, assignee="operator",
+                      policy="ergonomic", reason="the cobot stopped: protective stop; the step goes back to the "
+                      "operator", reassigned=True)
+    v = bench_view(cfg, op, state(cfg, "fit_shade"), allocation=back)
+    assert v.banner.kind == "info" and "robot is gestopt" in v.banner.text
+    assert any(h.zone_id == "bin_shade" for h in v.highlights)  # with the usual pick highlight
+    # an ordinary ergonomic move is not announced as a cobot stop
+    moved = Allocation(src="engine", t=1.0, order_id="o", step_id="fit_shade", unit=2, assignee="operator",
+                       policy="ergonomic", reason="load is fine; as planned (operator)", reassigned=False)
+    assert bench_view(cfg, op, state(cfg, "fit_shade"), allocation=moved).banner is None
+
+
 # ---- stress ------------------------------------------------------------------------------
 
 def beats(est: StressEstimator, t0: float, t1: float, mean_ms: float, sd_ms: float, rng: random.Random) -> None:

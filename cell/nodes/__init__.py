@@ -49,10 +49,6 @@ def endpoints(config: CellConfig) -> BusEndpoints:
 def nodes_for(config: CellConfig) -> list[str]:
     names = ["bus", "store", "engine", "ergonomics", "stress", "projection"]
     if config.robot is not None:
-        if config.robot.driver != "sim":
-            raise NodeUnavailable(
-                f"robot.driver '{config.robot.driver}' is not available in this version; "
-                "use driver: sim (the Universal Robots and serial drivers come with the robot bridge)")
         names.append("robot")
     if config.camera.source != "sim":
         raise NodeUnavailable(

@@ -11,6 +11,7 @@ a lost cobot gets no new work. A snapshot request gets the current state.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from cell.allocation import make_allocator
@@ -22,6 +23,7 @@ from cell.messages import (
 )
 from cell.runtime import Node
 
+NO_HEARTBEAT = "no live engine heartbeat"  # the robot bridge's refusal before it has heard us
 CAMERA_NODES = ("sim-operator", "vision")
 
 
@@ -98,6 +100,11 @@ class EngineNode(Node):
             return []
         try:
             reply = self.robot.request(cmd, self.config.robot.command_timeout_s)  # type: ignore[union-attr]
+            for _ in range(4):  # a bridge that has not heard our heartbeat yet (just started): let it arrive
+                if not (isinstance(reply, RobotReply) and not reply.ok and reply.error.startswith(NO_HEARTBEAT)):
+                    break
+                time.sleep(self.config.bus.heartbeat_s)
+                reply = self.robot.request(cmd, self.config.robot.command_timeout_s)  # type: ignore[union-attr]
         except CommandTimeout:
             text = f"no answer from the cobot bridge to '{cmd.action}' within {self.config.robot.command_timeout_s:g} s"  # type: ignore[union-attr]
             return self._robot_fault(text, now)
