@@ -263,3 +263,30 @@ def test_lost_camera_pauses_the_order_and_the_bench_says_so(tmp_path):
             wait_for(sub, lambda m: m.phase == "done" and m.seq > resumed.seq, 30, seen)
         finally:
             sub.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("robot", ["sim", "ur-emulated"])
+def test_cell_demo_runs_with_the_simulated_cobot_or_the_ur_emulator(tmp_path, robot):
+    """`cell demo` as the README runs it; `--robot ur-emulated` puts the UR driver and emulator in the loop."""
+    out = tmp_path / "demo"
+    proc = subprocess.run([sys.executable, "-m", "cell", "demo", "--duration", "45s", "--speed", "4",
+                           "--robot", robot, "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=170,
+                          env=dict(os.environ, SDL_VIDEODRIVER="dummy", COLUMNS="200"))
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 0, text[-3000:]
+    steps = [line for line in text.splitlines() if "steps" in line and "operator" in line and "cobot" in line]
+    assert steps, text[-3000:]
+    cobot_steps = int(steps[-1].split("cobot")[-1].strip(" │|").split()[0])
+    assert cobot_steps >= 1, steps[-1]  # the cobot did its planned steps (the cable, screwing the shade, ...)
+    store = EventStore(out / "events.sqlite")
+    try:
+        statuses = list(store.events("RobotStatus"))
+    finally:
+        store.close()
+    assert statuses and all(s["simulated"] for s in statuses)  # simulated, and says so
+    if robot == "ur-emulated":
+        assert "UR emulator (simulated controller) listening" in text
+        assert "on the UR controller emulator (simulated)" in text
