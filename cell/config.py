@@ -52,6 +52,8 @@ class Zone(Model):
     kind: ZoneKind
     rect: Rect | None = None
     polygon: list[tuple[float, float]] | None = Field(default=None, min_length=3)
+    left_rect: Rect | None = Field(default=None, description="where the zone is for a left-handed operator "
+                                   "(a mirrored layout); the projector uses it for profiles with handedness: left")
     label: str = ""
     part: str | None = None
     count: int | None = Field(default=None, ge=0)
@@ -75,11 +77,22 @@ class Zone(Model):
         return (sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts))
 
 
+class BenchMarker(Model):
+    """An ArUco marker fixed on the bench at a known place: ties the camera image to bench millimetres."""
+
+    id: int = Field(ge=0, le=999, description="ArUco id (DICT_4X4_1000 unless the calibration says otherwise)")
+    x_mm: float = Field(description="centre of the marker, bench mm")
+    y_mm: float
+    size_mm: float = Field(default=50, gt=0, le=500, description="side of the black square")
+
+
 class Camera(Model):
     source: Union[Literal["sim"], int, str] = "sim"
     fps: float = Field(default=30, gt=0, le=120)
     resolution: tuple[int, int] = (1280, 720)
     calibration: Path | None = None
+    bench_markers: list[BenchMarker] = Field(default_factory=list, description="at least 4 markers at known "
+                                             "bench positions, for the camera-to-bench calibration")
 
 
 class Projector(Model):
@@ -88,6 +101,8 @@ class Projector(Model):
     fullscreen: bool = True
     calibration: Path | None = None
     fps: float = Field(default=20, gt=0, le=60)
+    max_residual_mm: float = Field(default=1.0, gt=0, le=50, description="a calibration with a larger mean "
+                                   "error on the bench is refused")
 
 
 class RobotProgram(Model):
@@ -297,6 +312,15 @@ class Body(Model):
     mass_kg: float = Field(default=75.0, ge=30, le=200)
 
 
+class DisplayPrefs(Model):
+    """How the projector shows things to this operator."""
+
+    font_scale: float = Field(default=1.0, ge=0.75, le=3.0, description="text size relative to the default")
+    high_contrast: bool = Field(default=False, description="white and yellow on black only, thicker outlines")
+    audio_cues: bool = Field(default=True, description="a short sound on done, on a wrong pick and on help "
+                             "(skipped quietly where there is no audio device)")
+
+
 class OperatorProfile(Model):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=32,
                              description="a pseudonym, never a name")]
@@ -309,6 +333,7 @@ class OperatorProfile(Model):
     limits: OperatorLimits = Field(default_factory=OperatorLimits)
     body: Body = Field(default_factory=Body)
     policy: Literal["static", "operator-only", "ergonomic", "optimal"] | None = None
+    display: DisplayPrefs = Field(default_factory=DisplayPrefs)
     simulation: OperatorSimulation = Field(default_factory=OperatorSimulation)
 
 

@@ -46,6 +46,11 @@ def _checks(c: CellConfig) -> Iterator[Problem]:
     yield from _duplicates([d.id for d in c.devices], ("devices",), "device")
 
     for i, z in enumerate(c.zones):
+        if z.left_rect is not None:
+            r = z.left_rect
+            if not (0 <= r.x and r.x + r.w <= c.bench.width_mm and 0 <= r.y and r.y + r.h <= c.bench.depth_mm):
+                yield (("zones", i, "left_rect"), f"zone '{z.id}' left-handed place reaches outside the bench; "
+                       f"allowed: x 0..{c.bench.width_mm:g}, y 0..{c.bench.depth_mm:g}")
         for (x, y) in z.points():
             if not (0 <= x <= c.bench.width_mm and 0 <= y <= c.bench.depth_mm):
                 field = "rect" if z.rect is not None else "polygon"
