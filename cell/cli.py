@@ -4,7 +4,7 @@
     cell simulate CONFIG           a whole shift on a virtual clock, as fast as it goes
     cell run CONFIG                every node of the cell, each in its own process, supervised
     cell node NAME CONFIG          one node alone (what `cell run` starts)
-    cell preview CONFIG            the projector view of a step, as a PNG
+    cell preview CONFIG            the projector view of a step (or --all steps and profiles), as PNG
     cell demo                      the shipped example cell, fully simulated, with a live status
     cell robot check|run|emulate-ur  commissioning the cobot (and the UR controller emulator)
     cell ergonomics score FILE     RULA and REBA of one posture (landmarks or joint angles), as JSON
@@ -213,17 +213,42 @@ def run(config: Path = typer.Argument(..., help="the cell YAML"),
 
 @app.command()
 def preview(config: Path = typer.Argument(..., help="the cell YAML"),
-            step: Optional[str] = typer.Option(None, help="step id (default: the first step)"),
             task: Optional[str] = typer.Option(None, help="task id (default: the first task)"),
-            operator: Optional[str] = typer.Option(None, help="whose language and reading support"),
+            step: Optional[str] = typer.Option(None, help="step id (default: the first step of the task)"),
+            profile: Optional[str] = typer.Option(None, "--profile", "--operator",
+                                                  help="operator profile: language, guidance, reading support, "
+                                                  "display (default: the first)"),
             assignee: str = typer.Option("operator", help="operator or cobot"),
-            out: Path = typer.Option(Path("out/preview.png"), help="PNG to write")) -> None:
-    """Render what the projector shows for one step to a PNG (no projector needed)."""
+            every: bool = typer.Option(False, "--all", help="every step of the task for every profile, "
+                                       "as OUT/<profile>/<nn>-<step>.png"),
+            out: Path = typer.Option(Path("out/preview.png"), "--out", "-o",
+                                     help="PNG to write (with --all: a folder)")) -> None:
+    """Render exactly what the projector shows for one step and profile to a PNG (no projector needed)."""
     from cell.demo import render_preview
 
     cfg = _load(config)
+    if assignee not in ("operator", "cobot"):
+        typer.echo(f"--assignee {assignee!r}: allowed: operator, cobot", err=True)
+        raise typer.Exit(2)
+    tasks = [t.id for t in cfg.tasks]
+    the_task = cfg.task(task) if task in tasks else cfg.tasks[0]
+    for what, given, allowed in (("--task", task, tasks), ("--step", step, [s.id for s in the_task.steps]),
+                                 ("--profile", profile, [o.id for o in cfg.operators])):
+        if given is not None and given not in allowed:
+            typer.echo(f"{what} {given!r} is not in {config}; allowed: {', '.join(allowed)}", err=True)
+            raise typer.Exit(2)
     try:
-        path = render_preview(cfg, task_id=task, step_id=step, operator_id=operator, assignee=assignee, out=out)
+        if every:
+            t = cfg.task(task) if task else cfg.tasks[0]
+            profiles = [cfg.operator(profile)] if profile else cfg.operators
+            for p in profiles:
+                for i, s in enumerate(t.steps, 1):
+                    path = render_preview(cfg, task_id=t.id, step_id=s.id, operator_id=p.id,
+                                          assignee="cobot" if s.who == "cobot" else assignee,
+                                          out=out / p.id / f"{i:02d}-{s.id}.png")
+                    typer.echo(str(path))
+            return
+        path = render_preview(cfg, task_id=task, step_id=step, operator_id=profile, assignee=assignee, out=out)
     except KeyError as exc:
         typer.echo(f"unknown id {exc}", err=True)
         raise typer.Exit(2) from None
