@@ -139,6 +139,7 @@ class SerialArmDriver:
         self._started = 0.0
         self._elapsed = 0.0        # run time before the last pause, for the estimated progress
         self._unconfirmed_run = False  # a RUN went out but its reply was lost: stop it if it runs
+        self.emulated = False          # talking to robot_bridge.serial_emulator (robot.emulated)
 
     @classmethod
     def from_config(cls, robot: Robot, **overrides) -> SerialArmDriver:
@@ -149,13 +150,15 @@ class SerialArmDriver:
         kwargs = dict(protocol=robot.serial, baudrate=robot.baudrate, command_timeout_s=robot.command_timeout_s,
                       reconnect_max_s=robot.reconnect_max_s, name=robot.name)
         kwargs.update(overrides)
-        return cls(robot.serial_url, {s: (p.program, p.duration_s) for s, p in robot.programs.items()}, **kwargs)
+        driver = cls(robot.serial_url, {s: (p.program, p.duration_s) for s, p in robot.programs.items()}, **kwargs)
+        driver.emulated = robot.emulated  # the project's emulated arm: status says simulated
+        return driver
 
     # RobotDriver -----------------------------------------------------------------------
     def capabilities(self) -> Capabilities:
         description = self.description or f"{self.name} on {self.url} (not connected yet)"
-        return Capabilities(programs={s: p for s, (p, _) in self.programs.items()}, simulated=False,
-                            description=description)
+        return Capabilities(programs={s: p for s, (p, _) in self.programs.items()}, simulated=self.emulated,
+                            description=description + (" (emulated device)" if self.emulated else ""))
 
     @property
     def connected(self) -> bool:
