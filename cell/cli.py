@@ -7,6 +7,7 @@
     cell preview CONFIG            the projector view of a step (or --all steps and profiles), as PNG
     cell demo                      the shipped example cell, fully simulated, with a live status
     cell robot check|run|emulate-ur  commissioning the cobot (and the UR controller emulator)
+    cell calibrate projector CONFIG  projector, camera and bench mapped onto each other (ChArUco + markers)
     cell ergonomics score FILE     RULA and REBA of one posture (landmarks or joint angles), as JSON
     cell ergonomics landmarks IMG  body and hand landmarks of a photograph (MediaPipe), as JSON
 """
@@ -275,9 +276,11 @@ def demo(config: Path = typer.Option(EXAMPLE_CELL, help="the cell to demonstrate
     raise typer.Exit(code)
 
 
+from cell.cli_calibrate import calibrate_app  # noqa: E402  (calibration commands live in their own module)
 from cell.cli_robot import robot_app  # noqa: E402  (the commissioning commands live in their own module)
 
 app.add_typer(robot_app, name="robot")
+app.add_typer(calibrate_app, name="calibrate")
 
 ergonomics_app = typer.Typer(add_completion=False, no_args_is_help=True,
                              help="Ergonomic scoring of single postures: landmarks or joint angles in, RULA and REBA out.")

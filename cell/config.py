@@ -101,7 +101,7 @@ class Projector(Model):
     fullscreen: bool = True
     calibration: Path | None = None
     fps: float = Field(default=20, gt=0, le=60)
-    max_residual_mm: float = Field(default=1.0, gt=0, le=50, description="a calibration with a larger mean "
+    max_residual_mm: float = Field(default=0.5, gt=0, le=50, description="a calibration with a larger mean "
                                    "error on the bench is refused")
 
 
