@@ -2,12 +2,12 @@
 
 import sys
 
-from bench import allocation_speed, ergonomics_throughput, shift_speed
+from bench import allocation_speed, ergonomics_throughput, projector_fps, shift_speed
 
 quick = ["--quick"] if "--quick" in sys.argv[1:] else []
 codes = []
 for name, bench in (("shift simulation", shift_speed), ("ergonomic scoring throughput", ergonomics_throughput),
-                    ("allocation decision time", allocation_speed)):
+                    ("allocation decision time", allocation_speed), ("projector frame rate", projector_fps)):
     print(f"== {name} ==", flush=True)
     codes.append(bench.main(list(quick)))
 raise SystemExit(max(codes))

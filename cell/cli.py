@@ -221,7 +221,7 @@ def preview(config: Path = typer.Argument(..., help="the cell YAML"),
                                                   "display (default: the first)"),
             assignee: str = typer.Option("operator", help="operator or cobot"),
             every: bool = typer.Option(False, "--all", help="every step of the task for every profile, "
-                                       "as OUT/<profile>/<nn>-<step>.png"),
+                                       "as OUT/<profile>/<nn>-<step>.png, done by whom the plan says"),
             out: Path = typer.Option(Path("out/preview.png"), "--out", "-o",
                                      help="PNG to write (with --all: a folder)")) -> None:
     """Render exactly what the projector shows for one step and profile to a PNG (no projector needed)."""
@@ -239,13 +239,16 @@ def preview(config: Path = typer.Argument(..., help="the cell YAML"),
             typer.echo(f"{what} {given!r} is not in {config}; allowed: {', '.join(allowed)}", err=True)
             raise typer.Exit(2)
     try:
-        if every:
+        if every:  # who does each step as planned for the profile (its limits included)
+            from cell.allocation import LiveLoad, StaticAllocator
+
+            plan = StaticAllocator(cfg.allocation)
             t = cfg.task(task) if task else cfg.tasks[0]
             profiles = [cfg.operator(profile)] if profile else cfg.operators
             for p in profiles:
                 for i, s in enumerate(t.steps, 1):
-                    path = render_preview(cfg, task_id=t.id, step_id=s.id, operator_id=p.id,
-                                          assignee="cobot" if s.who == "cobot" else assignee,
+                    who = plan.decide(s, p, LiveLoad(cobot_available=cfg.robot is not None)).assignee
+                    path = render_preview(cfg, task_id=t.id, step_id=s.id, operator_id=p.id, assignee=who,
                                           out=out / p.id / f"{i:02d}-{s.id}.png")
                     typer.echo(str(path))
             return

@@ -77,6 +77,17 @@ class _LiveRig:
             self.cap.release()
             raise _fail(f"projector display {cfg.projector.display} (projector.display): {exc}") from None
 
+    def announce(self, cfg) -> None:
+        """The calibration screen, in the cell's language, for the settle time."""
+        from projection.bench_view import calibration_view
+        from projection.geometry import BenchToProjector
+        from projection.renderer import BenchRenderer
+
+        pj = cfg.projector
+        mapping = BenchToProjector.default(cfg.bench.width_mm, cfg.bench.depth_mm, *pj.resolution)
+        self.window.show(BenchRenderer(pj.resolution, mapping).render(calibration_view(cfg), 0.0))
+        time.sleep(self.settle_s)
+
     def show(self, image) -> None:
         import numpy as np
         import pygame
@@ -186,6 +197,7 @@ def projector(
         rig = _LiveRig(cfg, settle_s)
         frames: dict = {}
         try:
+            rig.announce(cfg)  # "Calibrating: keep the bench clear" while the camera starts
             result = run_calibration(cfg, rig.grab, rig.show, frames=frames)
         finally:
             rig.close()

@@ -54,7 +54,8 @@ class Zone(Model):
     polygon: list[tuple[float, float]] | None = Field(default=None, min_length=3)
     left_rect: Rect | None = Field(default=None, description="where the zone is for a left-handed operator "
                                    "(a mirrored layout); the projector uses it for profiles with handedness: left")
-    label: str = ""
+    label: Union[str, Text] = Field(default="", description="drawn on the bench: one text, or one per language "
+                                    "({nl: lampmal, fr: gabarit, en: lamp fixture})")
     part: str | None = None
     count: int | None = Field(default=None, ge=0)
     height_mm: float = Field(default=0, ge=0, le=1500, description="top of the zone above the bench")
@@ -64,6 +65,12 @@ class Zone(Model):
         if (self.rect is None) == (self.polygon is None):
             raise ValueError("a zone has exactly one of 'rect' or 'polygon'")
         return self
+
+    def label_in(self, language: str, fallback: str = "en") -> str:
+        """The label in this language (else the fallback language, else any)."""
+        if isinstance(self.label, str):
+            return self.label
+        return self.label.get(language) or self.label.get(fallback) or next(iter(self.label.values()), "")
 
     def points(self) -> list[tuple[float, float]]:
         if self.polygon is not None:

@@ -535,7 +535,8 @@ class TaskEngine:
             elif ev.zone in self._bins:
                 o.errors += 1
                 right = step.pick.zone if step.pick else None
-                label = self.config.zone(right).label if right else ""
+                lang = self.operator.language
+                label = self.config.zone(right).label_in(lang, self.config.cell.language) if right else ""
                 detail = f"take from bin {label}" if right else "this step needs no part"
                 out.append(TaskEvent(src=self.src, t=now, kind="wrong_pick", zone=ev.zone, order_id=o.order_id,
                                      step_id=step.id, detail=detail))

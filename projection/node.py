@@ -1,11 +1,19 @@
 """The projection node: shows the operator's current step on the bench.
 
 Listens to step states, allocations, robot status, wrong picks and faults,
-builds the bench view and renders it: full screen on the projector display
-the YAML names, or, where there is no display (CI, ``cell demo`` on a
-headless PC), as PNG files written only when the view changes. A pulsing
-highlight is redrawn at the projector frame rate; an unchanged, still view
-is not redrawn at all.
+builds the bench view (pure, ``projection.bench_view``) and renders it: full
+screen on the projector display the YAML names (``projector.display``, never
+the display under the mouse), or, where there is no display (CI, ``cell demo``
+on a headless PC), as PNG files written only when the view changes.
+
+The node ticks at the projector's frame rate (``projector.fps``; the runtime
+waits on its sockets between ticks, no busy loop). A view that changed is
+drawn once; while something pulses (a highlight) it is redrawn every tick,
+which costs a copy of the renderer's cached layer and a few polygons; a still,
+unchanged view is not redrawn at all.
+
+Short sound cues (``projection.audio``) mark a step done, a wrong pick and help
+called, if the operator's profile wants them and the PC has a sound device.
 """
 
 from __future__ import annotations
@@ -29,10 +37,12 @@ def has_display() -> bool:
 
 class ProjectionNode(Node):
     WRONG_PICK_SHOWN_S = 4.0
+    STEP_DONE_SHOWN_S = 1.2
+    SNAPSHOT_TIMEOUT_S = 1.0
 
     def __init__(self, config: CellConfig, endpoints: BusEndpoints, options):
         super().__init__("projection", endpoints,
-                         topics=["step.state", "robot.status", "task.event", "fault."],
+                         topics=["step.state", "alloc.decision", "robot.status", "task.event", "fault."],
                          heartbeat_s=config.bus.heartbeat_s, tick_s=1.0 / config.projector.fps)
         self.config = config
         self.profile = config.operator(options.operator_id)
@@ -47,16 +57,21 @@ class ProjectionNode(Node):
         self.robot: RobotStatus | None = None
         self.wrong: TaskEvent | None = None
         self.wrong_until = 0.0
+        self.done: StepState | None = None  # the operator's step that just finished, shown for a moment
+        self.done_until = 0.0
         self.fault: Fault | None = None
-        self.allocation: Allocation | None = None  # the latest: a step handed back by the cobot is announced
+        self.allocation: Allocation | None = None  # the latest: hand-overs and ergonomic moves are announced
         self.view = None
         self.frames = 0
         self.renderer = None
         self.window = None
+        self.audio = None
+        self._cued: dict[str, tuple] = {}  # cue -> what it was played for (no cue twice for one thing)
 
     def on_start(self, now: float) -> None:
         import pygame
 
+        from projection.audio import AudioCues
         from projection.geometry import BenchToProjector
         from projection.renderer import BenchRenderer, ProjectorWindow
 
@@ -71,46 +86,76 @@ class ProjectionNode(Node):
         self.renderer = BenchRenderer(pj.resolution, mapping)
         if self.window_ok:
             self.window = ProjectorWindow(pj.display, pj.resolution, pj.fullscreen)
-            self.status = f"projector on display {pj.display}"
+            self.status = (f"projector on display {pj.display} ({pj.resolution[0]}x{pj.resolution[1]}"
+                           f"{', full screen' if pj.fullscreen else ''}, {pj.fps:g} fps)")
+            desk = self.window.desktop_size
+            if pj.fullscreen and desk is not None and tuple(desk) != tuple(pj.resolution):
+                self.log("warning", f"projector.resolution {pj.resolution[0]}x{pj.resolution[1]} differs from "
+                                    f"display {pj.display}'s desktop {desk[0]}x{desk[1]}: the display changes mode")
         else:
             assert self.frames_dir is not None
             self.frames_dir.mkdir(parents=True, exist_ok=True)
             self.status = f"no display: frames as PNG in {self.frames_dir}"
         self.log("info", self.status)
-        snap = self.request_snapshot(1.0)
+        self.audio = AudioCues(self.profile.display.audio_cues, log=self.log)
+        snap = self.request_snapshot(self.SNAPSHOT_TIMEOUT_S)
         if snap is not None:
             for st in (snap.cobot_step, snap.step):
                 if st is not None:
                     self.steps.update(st)
             self.step, self.robot = self.steps.front, snap.robot
+            self.allocation = snap.allocation
 
     def on_message(self, msg: Message, now: float) -> None:
         if isinstance(msg, StepState):
             if self.steps.update(msg):
                 self.step = self.steps.front
-            if msg.phase == "done" and msg.assignee == "operator":
-                self.wrong = None
+                if msg.assignee == "operator" and msg.phase == "done":
+                    self.wrong = None
+                    self.done, self.done_until = msg, now + self.STEP_DONE_SHOWN_S
+                    self._cue("done", (msg.order_id, msg.unit, msg.step_id))
+                front = self.step
+                if front is not None and front.help_requested:
+                    self._cue("help", (front.order_id, front.unit, front.step_id))
         elif isinstance(msg, RobotStatus):
             self.robot = msg
         elif isinstance(msg, Allocation):
             self.allocation = msg
         elif isinstance(msg, TaskEvent) and msg.kind == "wrong_pick":
             self.wrong, self.wrong_until = msg, now + self.WRONG_PICK_SHOWN_S
+            self._cue("wrong", (msg.step_id, msg.zone, msg.t))
         elif isinstance(msg, Fault):
             self.fault = None if msg.cleared else msg
+
+    def _cue(self, kind: str, what: tuple) -> None:
+        if self._cued.get(kind) == what:
+            return
+        self._cued[kind] = what
+        if self.audio is not None:
+            self.audio.play(kind)
+
+    def current_view(self, now: float):
+        """The bench view now (pure: built from what the node has heard)."""
+        if self.wrong is not None and now > self.wrong_until:
+            self.wrong = None
+        if self.done is not None and now > self.done_until:
+            self.done = None
+        cobot_step = self.steps.cobot if self.steps.cobot is not self.step else None
+        return bench_view(self.config, self.profile, self.step, robot=self.robot, wrong_pick=self.wrong,
+                          fault=self.fault, allocation=self.allocation, cobot_step=cobot_step,
+                          done_step=self.done)
 
     def on_tick(self, now: float) -> None:
         if self.renderer is None:
             return
-        if self.wrong is not None and now > self.wrong_until:
-            self.wrong = None
-        view = bench_view(self.config, self.profile, self.step, robot=self.robot, wrong_pick=self.wrong,
-                          fault=self.fault, allocation=self.allocation)
+        view = self.current_view(now)
         changed = view != self.view
         self.view = view
         if self.window is not None:
-            if changed or view.highlights:
+            # a pulsing highlight is redrawn every tick (the projector's fps); a still view only on change
+            if changed or self.renderer.animated(view):
                 self.window.show(self.renderer.render(view, now))
+                self.frames += 1
         elif changed:
             from projection.renderer import save_png
 
@@ -124,3 +169,5 @@ class ProjectionNode(Node):
     def on_stop(self, now: float) -> None:
         if self.window is not None:
             self.window.close()
+        if self.audio is not None:
+            self.audio.close()

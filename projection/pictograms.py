@@ -268,6 +268,18 @@ def _operator(p: _Pen) -> None:
     p.poly([(0.16, 0.98), (0.2, 0.6), (0.3, 0.47), (0.7, 0.47), (0.8, 0.6), (0.84, 0.98)])
 
 
+def _calibrate(p: _Pen) -> None:
+    # corner brackets (the bench's corners) around a cross-hair target
+    for u, v, du, dv in ((0.04, 0.04, 1, 1), (0.96, 0.04, -1, 1), (0.96, 0.96, -1, -1), (0.04, 0.96, 1, -1)):
+        p.line([(u + du * 0.24, v), (u, v), (u, v + dv * 0.24)], width=0.06)
+    p.circle(0.5, 0.5, 0.22, width=0.06)
+    p.line([(0.5, 0.16), (0.5, 0.38)], width=0.05)
+    p.line([(0.5, 0.62), (0.5, 0.84)], width=0.05)
+    p.line([(0.16, 0.5), (0.38, 0.5)], width=0.05)
+    p.line([(0.62, 0.5), (0.84, 0.5)], width=0.05)
+    p.circle(0.5, 0.5, 0.045)
+
+
 def _unknown(p: _Pen) -> None:
     p.circle(0.5, 0.5, 0.46, width=0.07)
     p.arc(0.5, 0.38, 0.15, 160, -60, width=0.09, steps=20)
@@ -293,6 +305,7 @@ PICTOGRAMS: dict[str, Callable[[_Pen], None]] = {
     "lift": _lift,
     "box": _box,
     "operator": _operator,
+    "calibrate": _calibrate,
     "unknown": _unknown,
 }
 

@@ -13,11 +13,13 @@ the operator.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 __all__ = [
     "ZONE_KINDS",
     "HIGHLIGHT_ROLES",
     "BANNER_KINDS",
     "ASSIGNEES",
+    "GUIDANCE_LEVELS",
     "ZoneView",
     "Highlight",
     "CobotView",
@@ -27,9 +29,16 @@ __all__ = [
 ]
 
 ZONE_KINDS = frozenset({"bin", "fixture", "button", "cobot_area", "keep_out"})
-HIGHLIGHT_ROLES = frozenset({"pick", "place", "press", "wrong", "correct"})
-BANNER_KINDS = frozenset({"confirm", "error", "help", "paused", "fault", "info"})
+# pick: take parts here; place: put them here; press: a virtual button to press; wrong: the bin a
+# part was wrongly taken from; correct: the bin it should come from; done: where a step just finished
+HIGHLIGHT_ROLES = frozenset({"pick", "place", "press", "wrong", "correct", "done"})
+# hint: a gentle word (the cobot takes a step to spare the body); calibrate: the calibration screen
+BANNER_KINDS = frozenset({"confirm", "error", "help", "paused", "fault", "info", "hint", "calibrate"})
 ASSIGNEES = frozenset({"operator", "cobot"})
+# how much support the bench gives (a job coach fades it as a person masters a task):
+# full: pictogram, highlights, quantities with a count of dots, text (and part names for readers);
+# standard: pictogram, highlights, quantities, text; minimal: highlights and a short title only
+GUIDANCE_LEVELS = frozenset({"full", "standard", "minimal"})
 
 
 def _check_choice(what: str, value: str, allowed: frozenset[str]) -> None:
@@ -106,22 +115,35 @@ class Highlight:
 
 @dataclass(frozen=True)
 class CobotView:
-    """What the cobot is doing. ``simulated`` is shown on the bench (nothing pretends)."""
+    """What the cobot is doing. ``simulated`` is shown on the bench (nothing pretends).
+
+    ``hint`` is a kind word shown in the cobot's area when it took a step over to
+    spare the operator's body (e.g. "zo spaar je je schouder"). ``work_zone_ids`` are
+    the zones outside its area that the cobot works in for its current step (drawn as
+    keep-out while it works).
+    """
 
     step_title: str | None = None
     busy: bool = False
     simulated: bool = False
     area_zone_id: str | None = None
+    hint: str = ""
+    work_zone_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _set(self, "work_zone_ids", tuple(self.work_zone_ids))
 
 
 @dataclass(frozen=True)
 class Banner:
     """A message that takes over the instruction panel. ``pictogram`` may be "" for the
-    kind's default (confirm → check mark, error → pick, help → raised hand, ...)."""
+    kind's default (confirm → check mark, error → pick, help → raised hand, ...).
+    ``detail`` is a second, smaller line (what to do next, or the cause for the job coach)."""
 
     kind: str
     text: str = ""
     pictogram: str = ""
+    detail: str = ""
 
     def __post_init__(self) -> None:
         _check_choice("Banner.kind", self.kind, BANNER_KINDS)
@@ -132,6 +154,12 @@ class BenchView:
     """Everything the projector shows for one moment of the work cell.
 
     ``step_index`` is 0-based (shown as ``step_index + 1`` "of" ``step_count``).
+
+    How it is shown follows the operator's profile: ``guidance`` (full, standard,
+    minimal), ``pictogram_first`` (a big pictogram and one or two words, for people
+    who do not read well), ``large_text`` (bigger text, set with pictogram_first),
+    ``font_scale`` (the profile's text size) and ``high_contrast`` (white and
+    yellow on black only, thicker outlines).
     """
 
     bench_w_mm: float
@@ -149,11 +177,20 @@ class BenchView:
     banner: Banner | None = None
     language: str = "en"
     large_text: bool = False
+    guidance: str = "standard"
+    pictogram_first: bool = False
+    font_scale: float = 1.0
+    high_contrast: bool = False
 
     def __post_init__(self) -> None:
         if self.bench_w_mm <= 0 or self.bench_d_mm <= 0:
             raise ValueError("bench width and depth must be positive")
         _check_choice("BenchView.assignee", self.assignee, ASSIGNEES)
+        _check_choice("BenchView.guidance", self.guidance, GUIDANCE_LEVELS)
+        scale = float(self.font_scale)
+        if not 0.5 <= scale <= 4.0:
+            raise ValueError(f"BenchView.font_scale must be within 0.5..4, got {scale}")
+        _set(self, "font_scale", scale)
         _set(self, "zones", tuple(self.zones))
         _set(self, "highlights", tuple(self.highlights))
         ids = [z.id for z in self.zones]
@@ -166,6 +203,11 @@ class BenchView:
             if z.id == zone_id:
                 return z
         return None
+
+    @property
+    def text_scale(self) -> float:
+        """How much bigger than the default every text is drawn."""
+        return self.font_scale * (1.45 if self.large_text else 1.0)
 
 
 def view_changed(a: BenchView | None, b: BenchView | None) -> bool:

@@ -99,15 +99,157 @@ def state(cfg, step_id, **kw):
 
 
 def test_view_of_a_pick_step_highlights_bin_and_fixture_in_the_operators_language(cfg):
-    v = bench_view(cfg, cfg.operator("op-experienced-02"), state(cfg, "screw_stem"))
+    reader = cfg.operator("op-experienced-02").model_copy(update={"guidance": "standard"})
+    v = bench_view(cfg, reader, state(cfg, "screw_stem"))
     roles = {(h.zone_id, h.role, h.quantity) for h in v.highlights}
     assert ("bin_screws", "pick", 2) in roles and ("fixture", "place", None) in roles
     assert v.instruction == "Neem 2 schroeven en draai de steel vast"  # full text, Dutch
+    assert v.pictogram == "screw" and v.guidance == "standard"
     assert (v.step_index, v.step_count, v.units_done, v.units_total) == (2, 11, 1, 20)
     novice = bench_view(cfg, cfg.operator("op-novice-01"), state(cfg, "screw_stem"))
     assert novice.instruction == "Steel vastschroeven" and novice.large_text  # pictogram-first: short title
+    assert novice.pictogram_first and novice.guidance == "full"
     english = bench_view(cfg, cfg.operator("op-limited-03"), state(cfg, "screw_stem"))
     assert english.instruction.startswith("Take 2 screws")
+
+
+def test_guidance_fades_from_full_to_minimal_and_comes_back_after_a_wrong_pick(cfg):
+    expert = cfg.operator("op-experienced-02")  # minimal guidance, reads well
+    v = bench_view(cfg, expert, state(cfg, "screw_stem"))
+    assert v.guidance == "minimal" and v.instruction == "Steel vastschroeven"  # a short title only
+    assert v.pictogram == ""  # no pictogram
+    assert {(h.zone_id, h.role, h.quantity) for h in v.highlights} == {("bin_screws", "pick", None),
+                                                                       ("fixture", "place", None)}
+    wrong = TaskEvent(src="engine", t=0.0, kind="wrong_pick", zone="bin_cable", step_id="screw_stem")
+    after = bench_view(cfg, expert, state(cfg, "screw_stem"), wrong_pick=wrong)
+    assert ("bin_screws", "correct", 2) in {(h.zone_id, h.role, h.quantity) for h in after.highlights}
+    assert after.banner.kind == "error"  # the words and the quantity come back when they are needed
+    full = bench_view(cfg, expert.model_copy(update={"guidance": "full"}), state(cfg, "screw_stem"))
+    assert full.instruction.startswith("Neem 2 schroeven") and full.pictogram == "screw"
+    assert ("bin_screws", "pick", 2) in {(h.zone_id, h.role, h.quantity) for h in full.highlights}
+
+
+def test_display_preferences_reach_the_view(cfg):
+    op = cfg.operator("op-limited-03")
+    prefs = op.display.model_copy(update={"font_scale": 1.6, "high_contrast": True})
+    v = bench_view(cfg, op.model_copy(update={"display": prefs}), state(cfg, "insert_stem"))
+    assert v.font_scale == 1.6 and v.high_contrast and not v.large_text
+    assert bench_view(cfg, op, None).font_scale == 1.0  # also on the waiting screen
+
+
+def test_left_handed_operator_gets_the_left_layout_where_the_config_has_one(cfg):
+    # the example mirrors its bin rail and buttons for left-handed operators; its fixtures and the cobot stay
+    right = bench_view(cfg, cfg.operator("op-novice-01"), state(cfg, "base_to_fixture"))
+    left = bench_view(cfg, cfg.operator("op-limited-03"), state(cfg, "base_to_fixture"))
+    assert right.zone("bin_base").bounds_mm == (40, 560, 190, 720)
+    assert left.zone("bin_base").bounds_mm == (915, 560, 1065, 720)
+    assert left.zone("button_help").bounds_mm == (50, 60, 150, 160)
+    assert left.zone("fixture").polygon_mm == right.zone("fixture").polygon_mm  # no left_rect: stays
+    assert left.zone("cobot_area").polygon_mm == right.zone("cobot_area").polygon_mm
+    assert any(h.zone_id == "bin_base" and h.role == "pick" for h in left.highlights)
+    # zone labels in the operator's language where the YAML gives them per language
+    assert right.zone("fixture").label == "lampmal" and left.zone("fixture").label == "lamp fixture"
+
+
+def test_every_fixed_bench_text_is_in_dutch_french_and_english():
+    from projection.bench_view import LANGUAGES, MESSAGES
+
+    assert {"nl", "fr", "en"} <= set(LANGUAGES)
+    for key, texts in MESSAGES.items():
+        for lang in ("nl", "fr", "en"):
+            assert texts.get(lang), (key, lang)
+        fields = {tuple(sorted(f for f in ("{label}", "{text}", "{part}") if f in t)) for t in texts.values()}
+        assert len(fields) == 1, f"{key}: the languages fill in different fields"
+
+
+def test_french_operator_reads_french_and_a_missing_language_falls_back_to_the_cell_language(cfg):
+    fr = cfg.operator("op-limited-03").model_copy(update={"language": "fr"})
+    v = bench_view(cfg, fr, state(cfg, "prep_cable"))
+    assert v.instruction == "Posez 1 câble dans le gabarit latéral et clipsez la fiche"
+    assert v.zone("button_done").label == "terminé" and v.zone("button_help").label == "aide"
+    paused = bench_view(cfg, fr, state(cfg, "prep_cable", paused=True, pause_reason="paused by the job coach"))
+    assert paused.banner.text == "En pause"
+    de = cfg.operator("op-limited-03").model_copy(update={"language": "de"})
+    german = bench_view(cfg, de, state(cfg, "prep_cable"))
+    assert german.instruction.startswith("Leg 1 kabel")  # no German text: the cell's language (nl)
+    assert german.zone("button_done").label == "klaar"
+
+
+def test_buttons_are_named_in_the_operators_language(cfg):
+    nl = bench_view(cfg, cfg.operator("op-novice-01"), state(cfg, "connect_wires"))
+    en = bench_view(cfg, cfg.operator("op-limited-03"), state(cfg, "connect_wires"))
+    assert (nl.zone("button_done").label, nl.zone("button_help").label) == ("klaar", "hulp")
+    assert (en.zone("button_done").label, en.zone("button_help").label) == ("done", "help")
+    assert ("button_done", "press") in {(h.zone_id, h.role) for h in nl.highlights}
+
+
+def test_a_finished_step_is_confirmed_for_a_moment(cfg):
+    op = cfg.operator("op-limited-03")
+    done = state(cfg, "screw_stem", phase="done")
+    v = bench_view(cfg, op, state(cfg, "mount_socket"), done_step=done)
+    assert v.banner.kind == "confirm" and v.banner.text == "Well done!"
+    # the next step's highlights stay, so the operator can go on
+    assert ("bin_socket", "pick") in {(h.zone_id, h.role) for h in v.highlights}
+    # the fixture is where both end: no second highlight on it; a press step ends at its button
+    assert [h.zone_id for h in v.highlights].count("fixture") == 1
+    pressed = bench_view(cfg, op, state(cfg, "fit_shade"), done_step=state(cfg, "connect_wires", phase="done"))
+    assert ("button_done", "done") in {(h.zone_id, h.role) for h in pressed.highlights}
+    # a wrong pick, help or a pause wins over the confirmation
+    wrong = TaskEvent(src="engine", t=0.0, kind="wrong_pick", zone="bin_cable", step_id="mount_socket")
+    assert bench_view(cfg, op, state(cfg, "mount_socket"), done_step=done, wrong_pick=wrong).banner.kind == "error"
+    assert bench_view(cfg, op, state(cfg, "mount_socket", help_requested=True), done_step=done).banner.kind == "help"
+
+
+def test_wrong_pick_says_what_to_do_without_blame(cfg):
+    wrong = TaskEvent(src="engine", t=0.0, kind="wrong_pick", zone="bin_cable", step_id="insert_stem")
+    for op_id, lang in (("op-experienced-02", "nl"), ("op-limited-03", "en")):
+        v = bench_view(cfg, cfg.operator(op_id), state(cfg, "insert_stem"), wrong_pick=wrong)
+        text = (v.banner.text + " " + v.banner.detail).lower()
+        assert " b" in text and " d" in text  # the right bin, and the one to put a part back in
+        for blame in ("fout", "wrong", "error", "mistake", "niet goed", "incorrect"):
+            assert blame not in text, (lang, blame)
+
+
+def test_ergonomic_move_to_the_cobot_gets_a_kind_hint(cfg):
+    from cell.messages import Allocation
+
+    from projection.bench_view import ergonomic_body_part
+
+    def alloc(reason, step_id="fit_shade", assignee="cobot", reassigned=True):
+        return Allocation(src="engine", t=1.0, order_id="o", step_id=step_id, unit=2, assignee=assignee,
+                          policy="ergonomic", reason=reason, reassigned=reassigned)
+
+    arm = alloc("the cobot takes the strain: the right upper arm was above 60\u00b0 for 3 of the last 4 min")
+    assert ergonomic_body_part(arm) == "shoulder"
+    assert ergonomic_body_part(alloc("the cobot takes the strain: the trunk muscles are 41% fatigued")) == "back"
+    assert ergonomic_body_part(alloc("the cobot takes the strain: this step usually scores RULA 5.0")) == "body"
+    assert ergonomic_body_part(alloc("signs of strain (stress index 0.82); the cobot takes this step so the "
+                                     "operator can settle")) is None  # not a body reason: no words about it
+    assert ergonomic_body_part(alloc("as planned (cobot)", reassigned=False)) is None
+    nl = bench_view(cfg, cfg.operator("op-novice-01"), state(cfg, "fit_shade", assignee="cobot"), allocation=arm)
+    assert nl.banner.kind == "hint" and nl.banner.text == "De robot neemt deze stap over, zo spaar je je schouder"
+    assert nl.banner.detail == "Kap" and nl.cobot.step_title == "Kap"
+    fr = cfg.operator("op-limited-03").model_copy(update={"language": "fr"})
+    assert "épaule" in bench_view(cfg, fr, state(cfg, "fit_shade", assignee="cobot"), allocation=arm).banner.text
+    # the cobot does it beside the operator's own step: the hint goes in the cobot's area, not the panel
+    beside = bench_view(cfg, cfg.operator("op-limited-03"), state(cfg, "base_to_fixture"),
+                        cobot_step=state(cfg, "prep_cable", assignee="cobot"),
+                        allocation=alloc("the cobot takes the strain: the left upper arm was above 60\u00b0",
+                                         step_id="prep_cable"))
+    assert beside.banner is None and beside.cobot.step_title == "Plug" and "shoulder" in beside.cobot.hint
+    assert set(beside.cobot.work_zone_ids) == {"bin_cable", "fixture_side"}  # drawn as keep-out while it works
+    # an allocation for another step says nothing
+    other = bench_view(cfg, cfg.operator("op-novice-01"), state(cfg, "unload_lamp", assignee="cobot"), allocation=arm)
+    assert other.banner.kind == "info" and other.cobot.hint == ""
+
+
+def test_calibration_screen(cfg):
+    from projection.bench_view import calibration_view
+
+    v = calibration_view(cfg, "en")
+    assert v.banner.kind == "calibrate" and v.banner.text == "Calibrating: keep the bench clear"
+    assert not v.highlights and not v.zones
+    assert calibration_view(cfg).banner.text.startswith("Kalibreren")  # the cell's language
 
 
 def test_view_after_a_wrong_pick_shows_both_bins_and_what_to_do(cfg):

@@ -368,3 +368,265 @@ def test_highlighted_bin_still_shows_its_letter(renderer, default_mapping):
     filled_without_label = example_view(zones=tuple(dataclasses.replace(z, label="") if z.id == "bin_C" else z
                                                     for z in example_view().zones))
     assert label_band_dark_pixels(filled_without_label) < lit  # the dark pixels are the letter
+
+
+# -- the bundled font ------------------------------------------------------------------
+
+def test_renderer_uses_the_bundled_font_with_accented_letters():
+    from projection.renderer import FONT_BOLD, FONT_REGULAR
+
+    r = BenchRenderer(RES, BenchToProjector.default(*BENCH, *RES))
+    assert r.font_paths == {False: str(FONT_REGULAR), True: str(FONT_BOLD)}
+    assert (FONT_REGULAR.parent / "LICENSE").is_file()
+    for path in (FONT_REGULAR, FONT_BOLD):
+        font = pygame.font.Font(str(path), 40)
+        for ch in "éèëçàïôâÉ×":
+            assert font.metrics(ch)[0] is not None, (path.name, ch)  # the glyph is in the font
+        plain = pygame.surfarray.array3d(font.render("e", True, (255, 255, 255), (0, 0, 0)))
+        accented = pygame.surfarray.array3d(font.render("é", True, (255, 255, 255), (0, 0, 0)))
+        assert plain.shape != accented.shape or (plain != accented).any()
+
+
+def test_missing_font_file_is_named():
+    with pytest.raises(FileNotFoundError, match="nope.ttf"):
+        BenchRenderer(RES, BenchToProjector.default(*BENCH, *RES), font_path="/nowhere/nope.ttf")
+
+
+# -- accessibility -------------------------------------------------------------------
+
+def _lit(frame, threshold=40):
+    return pygame.surfarray.array3d(frame).astype(int).sum(axis=2) > threshold
+
+
+def test_high_contrast_draws_in_white_and_yellow_only(renderer):
+    views = [
+        example_view(high_contrast=True),
+        example_view(high_contrast=True, highlights=(Highlight("bin_E", "wrong"), Highlight("bin_C", "correct", 2)),
+                     banner=Banner("error", "Take from bin C", "pick", "Took something from bin E? Put it back.")),
+        example_view(high_contrast=True, highlights=(Highlight("fixture", "place"), Highlight("btn_ok", "press"),
+                                                     Highlight("bin_A", "done"))),
+        example_view(high_contrast=True, banner=Banner("hint", "The cobot takes over", "wait_cobot", "Shade"),
+                     cobot=CobotView("Shade", busy=True, simulated=True, area_zone_id="cobot", hint="to spare you",
+                                     work_zone_ids=("bin_F",))),
+    ]
+    for view in views:
+        arr = pygame.surfarray.array3d(renderer.render(view, 0.0)).astype(int)
+        r, g, b = arr[..., 0], arr[..., 1], arr[..., 2]
+        lit = (r + g + b) > 40
+        grey = (np.abs(r - g) <= 12) & (np.abs(g - b) <= 12)
+        yellowish = (b <= np.minimum(r, g) + 2) & (r >= g - 3) & ((r - g) <= 0.12 * r + 8)
+        bad = lit & ~grey & ~yellowish
+        assert bad.mean() < 1e-4, f"{int(bad.sum())} coloured pixels, e.g. {arr[bad][:3].tolist()}"
+
+
+def test_high_contrast_outlines_are_thicker(renderer, default_mapping):
+    def outline_px(view):
+        frame = renderer.render(view, 0.0)
+        x_out, y = default_mapping.to_px((300, 450))  # across the fixture's left edge (x = 330 mm)
+        x_in, _ = default_mapping.to_px((360, 450))
+        row = _lit(frame)[int(x_out):int(x_in), int(y)]
+        return int(row.sum())
+
+    normal = outline_px(example_view(highlights=()))
+    strong = outline_px(example_view(highlights=(), high_contrast=True))
+    assert normal >= 2 and strong >= 1.5 * normal
+
+
+def test_every_role_has_a_shape_as_well_as_a_colour(renderer, default_mapping):
+    """Seen without hue (as brightness only), no two highlight roles on the same bin look alike."""
+    from projection.renderer import ROLE_SHAPES
+    from projection.view import HIGHLIGHT_ROLES
+
+    assert set(ROLE_SHAPES) == set(HIGHLIGHT_ROLES)
+    x0, y0 = (int(v) for v in default_mapping.to_px((300, 800)))
+    x1, y1 = (int(v) for v in default_mapping.to_px((640, 560)))
+    grey = {}
+    for role in ("pick", "place", "wrong", "correct", "done"):
+        view = example_view(highlights=(Highlight("bin_C", role),), cobot=CobotView(), instruction="")
+        rgb = pygame.surfarray.array3d(renderer.render(view, 0.0))[x0:x1, y0:y1].astype(float)
+        grey[role] = rgb @ np.array([0.299, 0.587, 0.114])  # luminance: what is left without hue
+    roles = sorted(grey)
+    for i, a in enumerate(roles):
+        for b in roles[i + 1:]:
+            differ = np.abs(grey[a] - grey[b]).mean()
+            assert differ > 12, (a, b, differ)
+    press = _lit(renderer.render(example_view(highlights=(Highlight("btn_ok", "press"),)), 0.0))
+    idle = _lit(renderer.render(example_view(highlights=()), 0.0))
+    bx0, by0 = (int(v) for v in default_mapping.to_px((735, 140)))
+    bx1, by1 = (int(v) for v in default_mapping.to_px((845, 30)))
+    assert (press[bx0:bx1, by0:by1] != idle[bx0:bx1, by0:by1]).mean() > 0.2  # the pressed button: a filled disc
+
+
+def test_font_scale_makes_bench_text_bigger(default_mapping):
+    def label_pixels(scale):
+        r = BenchRenderer(RES, default_mapping)
+        frame = r.render(example_view(highlights=(), font_scale=scale), 0.0)
+        x0, y0 = (int(v) for v in default_mapping.to_px((20 + 150 * 2 + 10, 700)))
+        x1, y1 = (int(v) for v in default_mapping.to_px((20 + 150 * 2 + 130, 614)))
+        return int(_lit(frame)[x0:x1, y0:y1].sum())  # the letter C near its bin's front edge
+
+    assert label_pixels(2.0) > 2.5 * label_pixels(1.0)
+
+
+def test_animated_only_while_something_pulses(renderer):
+    assert renderer.animated(example_view())
+    assert not renderer.animated(example_view(highlights=()))
+    assert not renderer.animated(example_view(banner=Banner("paused", "Paused")))  # dimmed, still
+    assert not renderer.animated(example_view(highlights=(Highlight("bin_A", "done"),)))
+    assert not renderer.animated(example_view(highlights=(Highlight("no_such_zone", "pick", 1),)))
+
+
+def test_wrong_pick_draws_an_arrow_from_the_wrong_bin_to_the_right_one(renderer, default_mapping):
+    both = example_view(highlights=(Highlight("bin_E", "wrong"), Highlight("bin_C", "correct", 2)))
+    right_only = example_view(highlights=(Highlight("bin_C", "correct", 2),))
+    # in front of bin D, between the two (the bench has no room behind these bins): the arrow's arc
+    x0, y0 = (int(v) for v in default_mapping.to_px((490, 600)))
+    x1, y1 = (int(v) for v in default_mapping.to_px((600, 540)))
+    assert _lit(renderer.render(both, 0.0))[x0:x1, y0:y1].sum() > 50
+    assert _lit(renderer.render(right_only, 0.0))[x0:x1, y0:y1].sum() < 5
+
+
+def test_calibration_screen_is_centred_and_still(renderer):
+    view = BenchView(BENCH[0], BENCH[1], banner=Banner("calibrate", "Calibrating: keep the bench clear",
+                                                       "calibrate"))
+    frame = renderer.render(view, 0.0)
+    lit = _lit(frame)
+    w, h = RES
+    assert lit[w // 3:2 * w // 3, h // 6:5 * h // 6].mean() > 0.02
+    assert not renderer.animated(view)
+    assert (pygame.surfarray.array3d(renderer.render(view, 0.7)) == pygame.surfarray.array3d(frame)).all()
+
+
+def test_fullscreen_on_the_named_display_under_dummy_driver():
+    with ProjectorWindow(0, (320, 200), fullscreen=True) as win:
+        assert win.screen.get_flags() & pygame.FULLSCREEN
+        assert win.display_index == 0
+    with pytest.raises(ValueError, match="display 3 does not exist"):
+        ProjectorWindow(3, (320, 200))
+
+
+# -- audio cues ------------------------------------------------------------------------
+
+def test_tones_are_short_gentle_and_distinct():
+    from projection.audio import CUES, SAMPLE_RATE, tone
+
+    seen = set()
+    for kind in CUES:
+        samples = tone(kind)
+        assert samples.dtype == np.int16 and samples.ndim == 1
+        assert 0.15 < len(samples) / SAMPLE_RATE < 0.6  # short
+        peak = int(np.abs(samples).max())
+        assert 0.2 * 32767 < peak <= 0.31 * 32767  # never loud
+        assert abs(int(samples[0])) < 200 and abs(int(samples[-1])) < 200  # soft edges, no click
+        seen.add(samples.tobytes())
+    assert len(seen) == len(CUES)
+    with pytest.raises(ValueError, match="unknown audio cue"):
+        tone("siren")
+
+
+def test_audio_cues_skip_quietly_without_a_device_and_say_so_once(monkeypatch):
+    from projection.audio import AudioCues
+
+    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
+    lines = []
+    cues = AudioCues(True, log=lambda level, text: lines.append((level, text)))
+    assert not cues.available
+    assert [cues.play(k) for k in ("done", "wrong", "help", "done")] == [False] * 4
+    assert len(lines) == 1 and "no audio device" in lines[0][1]
+    cues.close()
+
+
+def test_audio_cues_off_in_the_profile_are_silent(monkeypatch):
+    from projection.audio import AudioCues
+
+    monkeypatch.setenv("SDL_AUDIODRIVER", "pulseaudio")  # even where a device might exist
+    lines = []
+    cues = AudioCues(False, log=lambda level, text: lines.append(text))
+    assert not cues.available and not cues.play("done")
+    assert lines == ["audio cues off in this operator's profile"]
+    assert not pygame.mixer.get_init()  # the mixer was never started
+
+
+# -- the node ----------------------------------------------------------------------------
+
+class _FakeWindow:
+    def __init__(self):
+        self.shown = 0
+
+    def show(self, surface):
+        self.shown += 1
+
+    def close(self):
+        pass
+
+
+def test_node_redraws_on_change_and_while_pulsing_only(tmp_path):
+    from pathlib import Path
+
+    from cell.config_loader import load_config
+    from cell.messages import Allocation, StepState, TaskEvent
+    from cell.nodes import RunOptions, endpoints
+    from projection.node import ProjectionNode
+
+    cfg = load_config(Path(__file__).resolve().parent.parent / "configs" / "lamp-cell.yaml")
+    node = ProjectionNode(cfg, endpoints(cfg), RunOptions(operator_id="op-limited-03", frames_dir=str(tmp_path)))
+    node.SNAPSHOT_TIMEOUT_S = 0.05
+    try:
+        assert "alloc.decision" in node.topics and node.tick_s == pytest.approx(1.0 / cfg.projector.fps)
+        node.on_start(0.0)
+        assert node.audio is not None and not node.audio.available  # SDL_AUDIODRIVER=dummy: skipped
+
+        def st(step_id, seq, **kw):
+            task = cfg.tasks[0]
+            base = dict(src="engine", t=0.0, seq=seq, order_id="o", task_id=task.id, step_id=step_id,
+                        step_index=[s.id for s in task.steps].index(step_id), step_count=len(task.steps),
+                        phase="active", assignee="operator", unit=1, units_total=20)
+            return StepState(**{**base, **kw})
+
+        # PNG frames (no display): one per change, none while nothing changes
+        node.on_tick(0.0)
+        node.on_message(st("insert_stem", 1), 0.1)
+        node.on_tick(0.1)
+        node.on_tick(0.15)
+        node.on_tick(0.2)
+        assert node.frames == 2 and (tmp_path / "latest.png").exists()
+        assert len(list(tmp_path.glob("frame-*.png"))) == 2
+
+        # a window: redrawn every tick while the pick highlight pulses, not when paused
+        node.window = _FakeWindow()
+        for i in range(5):
+            node.on_tick(0.3 + i * node.tick_s)
+        assert node.window.shown == 5
+        node.on_message(st("insert_stem", 2, paused=True, pause_reason="paused by the job coach"), 0.6)
+        for i in range(5):
+            node.on_tick(0.6 + i * node.tick_s)
+        assert node.window.shown == 6 and node.view.banner.kind == "paused"
+
+        # a wrong pick shows for a while, then the normal step comes back
+        node.on_message(st("insert_stem", 3), 1.0)
+        node.on_message(TaskEvent(src="engine", t=1.0, kind="wrong_pick", zone="bin_cable", step_id="insert_stem"),
+                        1.0)
+        node.on_tick(1.0)
+        assert node.view.banner.kind == "error"
+        node.on_tick(1.0 + node.WRONG_PICK_SHOWN_S + 0.1)
+        assert node.view.banner is None
+
+        # a finished step is confirmed for a moment
+        node.on_message(st("insert_stem", 4, phase="done"), 6.0)
+        node.on_message(st("screw_stem", 5), 6.0)
+        node.on_tick(6.05)
+        assert node.view.banner.kind == "confirm" and node.view.instruction.startswith("Take 2 screws")
+        node.on_tick(6.0 + node.STEP_DONE_SHOWN_S + 0.1)
+        assert node.view.banner is None
+
+        # the cobot takes a step beside the operator's, to spare the shoulder: its area says so
+        node.on_message(Allocation(src="engine", t=7.0, order_id="o", step_id="prep_cable", unit=1,
+                                   assignee="cobot", policy="ergonomic", reassigned=True,
+                                   reason="the cobot takes the strain: the right upper arm was above 60\u00b0"), 7.0)
+        node.on_message(st("prep_cable", 6, assignee="cobot"), 7.0)
+        node.on_tick(7.0)
+        assert node.view.cobot.step_title == "Plug" and "shoulder" in node.view.cobot.hint
+        assert node.view.instruction.startswith("Take 2 screws")  # the operator's own step stays in front
+    finally:
+        node.on_stop(10.0)
+        node.close()
