@@ -12,7 +12,6 @@ noisy. The golden truth is the two synthetic homographies, never our output.
 from __future__ import annotations
 
 import math
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
