@@ -272,3 +272,25 @@ def test_a_slow_robot_never_blocks_the_node_loop():
         assert wait_until(lambda: driver.poll(0).mode == "running", 5.0)
     finally:
         driver.close()
+
+
+def test_an_unreadable_engine_state_is_kept_aside_and_the_engine_starts_afresh(tmp_path):
+    """A state file from another version (or damaged) must not crash the engine on every restart."""
+    from cell.nodes.engine_node import EngineNode
+
+    cfg = load_config(EXAMPLE)
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    path = state_dir / f"engine-{cfg.cell.id}.json"
+    path.write_text('{"seq": 3, "current": {"order_id": "x", "task_id": "desk-lamp", "quantity": "many", '
+                    '"step_index": "two"}}')
+    with running_bus() as (ctx, ep, _proxy):
+        engine = EngineNode(cfg, ep, RunOptions(state_dir=str(state_dir)))
+        try:
+            assert not engine.resumed and engine.core.state.current is None
+            assert "could not be read" in engine.state_note and "start again" in engine.state_note
+            kept = list(state_dir.glob(f"engine-{cfg.cell.id}.json.unreadable-*"))
+            assert len(kept) == 1 and "many" in kept[0].read_text()  # nothing lost
+            assert not path.exists()
+        finally:
+            engine.close()

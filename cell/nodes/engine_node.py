@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import time
+
+import msgspec
 from pathlib import Path
 
 from cell.allocation import make_allocator
@@ -40,6 +42,7 @@ class EngineNode(Node):
         profile = config.operator(options.operator_id)
         policy = profile.policy or config.allocation.policy
         self.state_path = Path(options.state_dir) / f"engine-{config.cell.id}.json"
+        self.state_note = ""
         state = self._load_state()
         self.resumed = state is not None
         self.core = TaskEngine(config, profile, make_allocator(policy, config.allocation, config.thresholds),
@@ -56,6 +59,13 @@ class EngineNode(Node):
         try:
             return load_state(self.state_path.read_bytes())
         except FileNotFoundError:
+            return None
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            # written by another version, or damaged: keep it for a person to look at, start afresh
+            aside = self.state_path.with_name(f"{self.state_path.name}.unreadable-{int(time.time())}")
+            os.replace(self.state_path, aside)
+            self.state_note = (f"engine state {self.state_path} could not be read ({exc}); kept as {aside}; "
+                               "the work orders start again from the cell file")
             return None
 
     def _save(self) -> None:
@@ -120,6 +130,8 @@ class EngineNode(Node):
 
     # ---- hooks ---------------------------------------------------------------------------
     def on_start(self, now: float) -> None:
+        if self.state_note:
+            self.log("error", self.state_note)
         self.camera_watch.expect("camera", now)
         if self.config.robot:
             self.robot_watch.expect("robot", now)
