@@ -25,6 +25,7 @@ from cell.messages import (
     Allocation, ErgonomicScore, Fault, Heartbeat, RobotStatus, StepState, StressEstimate, TaskEvent,
 )
 from cell.nodes import endpoints, nodes_for
+from cell.step_tracker import StepTracker
 from cell.store import EventStore
 
 
@@ -90,22 +91,28 @@ class LiveStatus:
         self.units = 0
         self.faults: list[str] = []
         self.lines: list[str] = []
+        self.steps = StepTracker()
+        self._shown: set[tuple] = set()   # (order, unit, step, who) already announced
+        self._done: set[tuple] = set()    # (order, unit, step) done (a re-sent state counts once)
 
     def take(self, msg) -> None:
         if isinstance(msg, Heartbeat):
             self.nodes[msg.src] = msg
         elif isinstance(msg, StepState):
-            if msg.phase == "active" and (self.step is None or (self.step.unit, self.step.step_id, self.step.assignee)
-                                          != (msg.unit, msg.step_id, msg.assignee)):
+            key = (msg.order_id, msg.unit, msg.step_id, msg.assignee)
+            if msg.phase == "active" and key not in self._shown:
+                self._shown.add(key)
                 why = f" ({self.alloc.reason})" if self.alloc and self.alloc.step_id == msg.step_id else ""
                 self.lines.append(f"unit {msg.unit} step {msg.step_index + 1}/{msg.step_count} {msg.step_id}: "
                                   f"{msg.assignee}{why}")
-            if msg.phase == "done" and not msg.order_done:
+            if msg.phase == "done" and not msg.order_done and (msg.order_id, msg.unit, msg.step_id) not in self._done:
+                self._done.add((msg.order_id, msg.unit, msg.step_id))
                 self.done[msg.assignee] += 1
-                if msg.step_index == msg.step_count - 1:
+                if sum(1 for o, u, _ in self._done if (o, u) == (msg.order_id, msg.unit)) == msg.step_count:
                     self.units += 1
                     self.lines.append(f"unit {msg.unit} of {msg.units_total} finished")
-            self.step = msg
+            self.steps.update(msg)
+            self.step = self.steps.front  # the operator's step, else the cobot's
         elif isinstance(msg, Allocation):
             self.alloc = msg
             if msg.reassigned and self.step is not None and self.step.step_id == msg.step_id:
@@ -218,8 +225,10 @@ def _run_demo(config_path: Path, *, duration_s: float, operator_id: str | None, 
                 while (msg := sub.recv(timeout_ms=max(0.0, (end - time.monotonic()) * 1000))) is not None:
                     if status.step is None and isinstance(msg, Heartbeat) and msg.src == "engine":
                         snap = snapshot_request(ctx, endpoints(cfg), 1.0, src="demo")  # a late joiner
-                        if snap is not None and snap.step is not None:
-                            status.take(snap.step)
+                        if snap is not None:
+                            for st in (snap.cobot_step, snap.step):
+                                if st is not None:
+                                    status.take(st)
                     status.take(msg)
                 sup.poll()
                 for line in status.lines[shown:]:

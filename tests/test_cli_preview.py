@@ -37,3 +37,30 @@ def test_preview_all_renders_every_step_for_every_profile(tmp_path):
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png"))
     assert len(files) == 3 * 11
     assert "op-limited-03/04-prep_cable.png" in files and "op-novice-01/01-base_to_fixture.png" in files
+
+
+def test_demo_status_follows_both_agents_and_counts_a_unit_when_all_its_steps_are_done():
+    from cell.config_loader import load_config
+    from cell.demo import LiveStatus
+    from cell.messages import StepState
+
+    cfg = load_config(EXAMPLE)
+    task = cfg.tasks[0]
+    status = LiveStatus(cfg)
+    seq = iter(range(1, 1000))
+
+    def st(step_id, phase, who="operator"):
+        return StepState(src="engine", t=0.0, seq=next(seq), order_id="o", task_id=task.id, step_id=step_id,
+                         step_index=[s.id for s in task.steps].index(step_id), step_count=len(task.steps),
+                         phase=phase, assignee=who, unit=1, units_total=2)
+
+    status.take(st("base_to_fixture", "active"))
+    status.take(st("prep_cable", "active", "cobot"))
+    assert status.step.step_id == "base_to_fixture"  # the operator's step is the one shown
+    assert sum("prep_cable: cobot" in line for line in status.lines) == 1
+    done = [st(s.id, "done", "cobot" if s.id == "prep_cable" else "operator") for s in task.steps]
+    for msg in done[:-1] + [done[3]]:  # all but the last, and a re-sent state
+        status.take(msg)
+    assert status.units == 0 and status.done == {"operator": 9, "cobot": 1}
+    status.take(done[-1])
+    assert status.units == 1 and any("unit 1 of 2 finished" in line for line in status.lines)
