@@ -182,7 +182,8 @@ def run_demo(config_path: Path, config: CellConfig, *, duration_s: float, operat
 
         emulator = EmulatorProcess.start({p.program: p.duration_s / speed for p in config.robot.programs.values()})
         console.print(f"[dim]{emulator.line}[/dim]")
-        settings = {"driver": "ur", "emulated": True, "host": emulator.host,
+        # the emulator shares two cores with the whole cell: give its answers more time than a real controller
+        settings = {"driver": "ur", "emulated": True, "host": emulator.host, "command_timeout_s": 4.0,
                     "dashboard_port": emulator.dashboard_port, "rtde_port": emulator.rtde_port}
     try:
         return _run_demo(config_path, duration_s=duration_s, operator_id=operator_id, speed=speed, out=out,

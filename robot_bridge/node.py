@@ -24,13 +24,15 @@ def make_driver(config: CellConfig, speed: float = 1.0) -> RobotDriver:
     if robot.driver == "sim":
         return SimulatedCobot({s: (p.program, p.duration_s / speed) for s, p in robot.programs.items()},
                               name=f"{robot.name} (simulated)")
+    # the engine waits command_timeout_s for the reply: the bridge must answer within it, or a run the
+    # engine has given up on could still start; so the worker gets 80 % of it (a late run is stopped)
+    answer_s = 0.8 * robot.command_timeout_s
     if robot.driver == "ur":
         from robot_bridge.ur import URDriver
-        return ThreadedDriver(URDriver.from_config(robot, simulated=robot.emulated),
-                              timeout_s=robot.command_timeout_s + 1.0)
+        return ThreadedDriver(URDriver.from_config(robot, simulated=robot.emulated), timeout_s=answer_s)
     if robot.driver == "serial":
         from robot_bridge.serial_driver import SerialArmDriver
-        return ThreadedDriver(SerialArmDriver.from_config(robot), timeout_s=robot.command_timeout_s + 1.0)
+        return ThreadedDriver(SerialArmDriver.from_config(robot), timeout_s=answer_s)
     raise DriverError(f"robot driver '{robot.driver}' is not known; allowed: sim, ur, serial")
 
 
