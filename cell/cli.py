@@ -8,6 +8,7 @@
     cell demo                      the shipped example cell, fully simulated, with a live status
     cell robot check|run|emulate-ur  commissioning the cobot (and the UR controller emulator)
     cell calibrate projector CONFIG  projector, camera and bench mapped onto each other (ChArUco + markers)
+    cell vision probe IMAGE|VIDEO    landmarks, hands and RULA/REBA per frame, as JSON lines
     cell ergonomics score FILE     RULA and REBA of one posture (landmarks or joint angles), as JSON
     cell ergonomics landmarks IMG  body and hand landmarks of a photograph (MediaPipe), as JSON
 """
@@ -281,9 +282,11 @@ def demo(config: Path = typer.Option(EXAMPLE_CELL, help="the cell to demonstrate
 
 from cell.cli_calibrate import calibrate_app  # noqa: E402  (calibration commands live in their own module)
 from cell.cli_robot import robot_app  # noqa: E402  (the commissioning commands live in their own module)
+from cell.cli_vision import vision_app  # noqa: E402
 
 app.add_typer(robot_app, name="robot")
 app.add_typer(calibrate_app, name="calibrate")
+app.add_typer(vision_app, name="vision")
 
 ergonomics_app = typer.Typer(add_completion=False, no_args_is_help=True,
                              help="Ergonomic scoring of single postures: landmarks or joint angles in, RULA and REBA out.")
