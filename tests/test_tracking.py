@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from cell.config_loader import load_config
 from cell.vision.tracking import HandZoneTracker
@@ -94,3 +95,26 @@ def test_a_left_handed_operator_is_tracked_at_the_mirrored_bins():
     path = [(i / 30, point) for i in range(20)]
     assert run(left, path) == [("pick", "bin_base")]
     assert run(right, path) == [("pick", "bin_shade")]  # the right-handed rail has bin F there
+
+
+def test_hands_map_from_the_camera_image_to_bench_millimetres():
+    """Palm centre (hand model) or wrist and knuckles (pose model) -> camera px -> bench mm."""
+    from cell.vision.pose import PoseResult, hands_on_bench
+
+    class Scale:  # a camera looking straight down: 2 px per mm, bench origin at pixel (100, 50)
+        def to_mm(self, px):
+            return (np.asarray(px, float) - [100.0, 50.0]) / 2.0
+
+    w, h = 1280, 720
+    image = np.zeros((33, 3))
+    vis = np.zeros(33)
+    image[[16, 18, 20], :2] = np.array([[900, 450], [910, 460], [920, 440]]) / [w, h]  # right wrist, knuckles
+    vis[[16, 18, 20]] = 0.9
+    left_palm = np.zeros((21, 2))
+    left_palm[[0, 5, 9, 13, 17]] = np.array([[300, 300]] * 5) / [w, h]
+    r = PoseResult(world=np.zeros((33, 3)), visibility=vis, image=image, left_hand_image=left_palm)
+    where = hands_on_bench(r, (w, h), Scale())
+    assert where["left"] == pytest.approx((100.0, 125.0))   # (300-100)/2, (300-50)/2
+    assert where["right"] == pytest.approx((405.0, 200.0))  # mean (910, 450) -> (405, 200)
+    vis[[16, 18, 20]] = 0.1  # the right hand out of sight
+    assert hands_on_bench(r, (w, h), Scale())["right"] is None

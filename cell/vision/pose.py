@@ -30,6 +30,8 @@ class PoseResult:
     image: np.ndarray            # (33, 3) normalised x, y and relative z
     left_hand: np.ndarray | None = None   # (21, 3) metres, same frame as world
     right_hand: np.ndarray | None = None
+    left_hand_image: np.ndarray | None = None   # (21, 2) normalised image x, y of the same hand
+    right_hand_image: np.ndarray | None = None
 
     def as_document(self) -> dict:
         """The landmark frame as `cell ergonomics score` reads it."""
@@ -60,6 +62,7 @@ class MediaPipePose:
         vis = np.array([p.visibility for p in r.pose_world_landmarks.landmark])
         image = np.array([[p.x, p.y, p.z] for p in r.pose_landmarks.landmark])
         hands: dict[str, np.ndarray] = {}
+        hands_image: dict[str, np.ndarray] = {}
         if self._hands is not None:
             h = self._hands.process(rgb)
             for img_lm, world_lm in zip(h.multi_hand_landmarks or [], h.multi_hand_world_landmarks or []):
@@ -67,10 +70,38 @@ class MediaPipePose:
                 side = min(POSE_WRIST, key=lambda s: np.linalg.norm(image[POSE_WRIST[s], :2] - wrist_img))
                 hand = np.array([[p.x, p.y, p.z] for p in world_lm.landmark])
                 hands[side] = hand - hand[0] + world[POSE_WRIST[side]]
+                hands_image[side] = np.array([[p.x, p.y] for p in img_lm.landmark])
         return PoseResult(world=world, visibility=vis, image=image, left_hand=hands.get("left"),
-                          right_hand=hands.get("right"))
+                          right_hand=hands.get("right"), left_hand_image=hands_image.get("left"),
+                          right_hand_image=hands_image.get("right"))
 
     def close(self) -> None:
         self._pose.close()
         if self._hands is not None:
             self._hands.close()
+
+
+PALM = (0, 5, 9, 13, 17)        # wrist and the finger bases: the middle of the palm
+POSE_HAND = {"left": (15, 17, 19), "right": (16, 18, 20)}  # wrist, pinky and index knuckles in the pose model
+
+
+def hands_on_bench(result: PoseResult, image_size: tuple[int, int], camera_to_bench,
+                   min_visibility: float = 0.5) -> dict[str, tuple[float, float] | None]:
+    """Where each hand is on the bench (mm): the middle of the palm seen by the hand model, else the
+    pose model's wrist and knuckles; None for a hand not seen. ``camera_to_bench.to_mm`` maps camera
+    pixels to bench millimetres (``projection.calibration.CameraToBench``)."""
+    w, h = image_size
+    out: dict[str, tuple[float, float] | None] = {}
+    for side in ("left", "right"):
+        hand = result.left_hand_image if side == "left" else result.right_hand_image
+        if hand is not None:
+            xy = hand[list(PALM)].mean(axis=0)
+        else:
+            idx = list(POSE_HAND[side])
+            if float(result.visibility[idx].min()) < min_visibility:
+                out[side] = None
+                continue
+            xy = result.image[idx, :2].mean(axis=0)
+        mm = camera_to_bench.to_mm(np.array([xy[0] * w, xy[1] * h]))
+        out[side] = (float(mm[0]), float(mm[1]))
+    return out
