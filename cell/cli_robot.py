@@ -47,18 +47,14 @@ def _robot(config: Optional[Path], driver: Optional[str], host: Optional[str], d
 
 
 def _driver(robot: Robot):
-    if robot.driver == "ur":
-        from robot_bridge.ur import URDriver
-        return URDriver.from_config(robot, simulated=robot.emulated)
-    if robot.driver == "serial":
-        if not robot.serial_url:
-            typer.echo("driver serial needs --serial-url (or robot.serial_url in the config)", err=True)
-            raise typer.Exit(2)
-        from robot_bridge.serial_driver import SerialArmDriver
-        return SerialArmDriver.from_config(robot)
-    from robot_bridge.simulated import SimulatedCobot
-    return SimulatedCobot({s: (p.program, p.duration_s) for s, p in robot.programs.items()},
-                          name=f"{robot.name} (simulated)")
+    from robot_bridge.driver import DriverError
+    from robot_bridge.node import direct_driver
+
+    try:
+        return direct_driver(robot)
+    except DriverError as exc:  # e.g. a serial driver without --serial-url
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
 
 
 _CONFIG = typer.Argument(None, help="the cell YAML (optional: without it, give --driver and --host/--serial-url)")

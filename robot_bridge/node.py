@@ -9,7 +9,7 @@ running program and says so; it resumes only when the engine is back.
 from __future__ import annotations
 
 from cell.bus import BusEndpoints, Watchdog
-from cell.config import CellConfig
+from cell.config import CellConfig, Robot
 from cell.messages import Fault, Heartbeat, Message, RobotCommand, RobotReply, RobotStatus
 from cell.runtime import Node
 from robot_bridge.driver import DriverError, RobotDriver
@@ -17,23 +17,30 @@ from robot_bridge.simulated import SimulatedCobot
 from robot_bridge.threaded import ThreadedDriver
 
 
-def make_driver(config: CellConfig, speed: float = 1.0) -> RobotDriver:
-    """The driver the config names; a real-hardware driver runs on its own thread (ThreadedDriver)."""
-    robot = config.robot
-    assert robot is not None
+def direct_driver(robot: Robot, speed: float = 1.0) -> RobotDriver:
+    """The driver ``robot.driver`` names, called directly (the commissioning CLI uses it so)."""
     if robot.driver == "sim":
         return SimulatedCobot({s: (p.program, p.duration_s / speed) for s, p in robot.programs.items()},
                               name=f"{robot.name} (simulated)")
-    # the engine waits command_timeout_s for the reply: the bridge must answer within it, or a run the
-    # engine has given up on could still start; so the worker gets 80 % of it (a late run is stopped)
-    answer_s = 0.8 * robot.command_timeout_s
     if robot.driver == "ur":
         from robot_bridge.ur import URDriver
-        return ThreadedDriver(URDriver.from_config(robot, simulated=robot.emulated), timeout_s=answer_s)
+        return URDriver.from_config(robot, simulated=robot.emulated)
     if robot.driver == "serial":
         from robot_bridge.serial_driver import SerialArmDriver
-        return ThreadedDriver(SerialArmDriver.from_config(robot), timeout_s=answer_s)
+        return SerialArmDriver.from_config(robot)
     raise DriverError(f"robot driver '{robot.driver}' is not known; allowed: sim, ur, serial")
+
+
+def make_driver(config: CellConfig, speed: float = 1.0) -> RobotDriver:
+    """The node's driver: a real-hardware driver runs on its own thread (ThreadedDriver)."""
+    robot = config.robot
+    assert robot is not None
+    driver = direct_driver(robot, speed)
+    if robot.driver == "sim":
+        return driver
+    # the engine waits command_timeout_s for the reply: the bridge must answer within it, or a run the
+    # engine has given up on could still start; so the worker gets 80 % of it (a late run is stopped)
+    return ThreadedDriver(driver, timeout_s=0.8 * robot.command_timeout_s)
 
 
 class RobotNode(Node):
