@@ -93,7 +93,6 @@ class LiveStatus:
         self.lines: list[str] = []
         self.steps = StepTracker()
         self._shown: set[tuple] = set()   # (order, unit, step, who) already announced
-        self._done: set[tuple] = set()    # (order, unit, step) done (a re-sent state counts once)
 
     def take(self, msg) -> None:
         if isinstance(msg, Heartbeat):
@@ -105,13 +104,12 @@ class LiveStatus:
                 why = f" ({self.alloc.reason})" if self.alloc and self.alloc.step_id == msg.step_id else ""
                 self.lines.append(f"unit {msg.unit} step {msg.step_index + 1}/{msg.step_count} {msg.step_id}: "
                                   f"{msg.assignee}{why}")
-            if msg.phase == "done" and not msg.order_done and (msg.order_id, msg.unit, msg.step_id) not in self._done:
-                self._done.add((msg.order_id, msg.unit, msg.step_id))
+            self.steps.update(msg)  # counts each step once, and a unit when all its steps are done
+            if self.steps.newly_done:
                 self.done[msg.assignee] += 1
-                if sum(1 for o, u, _ in self._done if (o, u) == (msg.order_id, msg.unit)) == msg.step_count:
-                    self.units += 1
-                    self.lines.append(f"unit {msg.unit} of {msg.units_total} finished")
-            self.steps.update(msg)
+            if self.steps.unit_finished:
+                self.units += 1
+                self.lines.append(f"unit {msg.unit} of {msg.units_total} finished")
             self.step = self.steps.front  # the operator's step, else the cobot's
         elif isinstance(msg, Allocation):
             self.alloc = msg

@@ -18,12 +18,26 @@ class StepTracker:
         self.operator: StepState | None = None  # the operator's step (their latest state)
         self.cobot: StepState | None = None     # the cobot's step, while it has one
         self.last: StepState | None = None
+        self.units_done = 0          # units whose every step is done
+        self.newly_done = False      # the last state taken finished a step for the first time
+        self.unit_finished = False   # ... and with it the whole unit
+        self._unit_steps: dict[tuple[str, int], set[str]] = {}  # (order, unit) -> steps done so far
 
     def update(self, msg: StepState) -> bool:
         """Take a state; False for an old one arriving late (same order, lower ``seq``)."""
+        self.newly_done = self.unit_finished = False
         if self.last is not None and msg.order_id == self.last.order_id and msg.seq < self.last.seq:
             return False
         self.last = msg
+        if msg.phase == "done" and not msg.order_done:  # a re-sent state counts once
+            unit = self._unit_steps.setdefault((msg.order_id, msg.unit), set())
+            if msg.step_id not in unit:
+                unit.add(msg.step_id)
+                self.newly_done = True
+                if len(unit) == msg.step_count:  # all of them: not just the last one listed
+                    del self._unit_steps[(msg.order_id, msg.unit)]
+                    self.units_done += 1
+                    self.unit_finished = True
         if msg.assignee == "cobot":
             self.cobot = msg if msg.phase in _WORKING else None
         elif msg.phase == "pending":
@@ -41,10 +55,6 @@ class StepTracker:
     def operator_working(self) -> bool:
         s = self.operator
         return s is not None and s.phase in _WORKING and not s.paused and not (self.last and self.last.paused)
-
-    @property
-    def paused(self) -> bool:
-        return bool(self.last and self.last.paused)
 
     @property
     def front(self) -> StepState | None:

@@ -92,8 +92,7 @@ class SimulatedShift:
         self.ergo = OperatorErgonomics(self.profile, cache_size=60000)  # the camera caches poses as many
         self.stress = StressEstimator(window_s=config.stress.window_s, method=config.stress.method)
         self._log: list[Message] = []
-        self.steps = StepTracker()
-        self._unit_steps: dict[tuple[str, int], set[str]] = {}
+        self.steps = StepTracker()  # the operator's step, and the units finished
         self._frames = 0
         self._al3 = self._al4 = 0
         self._rula_sum = 0
@@ -101,7 +100,6 @@ class SimulatedShift:
         self._stress_n = 0
         self._errors = 0
         self._helps = 0
-        self._units = 0
         self._reasons: dict[str, int] = {}
         self._last_robot: tuple | None = None
         self._active_key: tuple | None = None
@@ -121,12 +119,6 @@ class SimulatedShift:
             self._log.append(msg)
             if isinstance(msg, StepState):
                 self.steps.update(msg)
-                if msg.phase == "done" and not msg.order_done:
-                    unit = self._unit_steps.setdefault((msg.order_id, msg.unit), set())
-                    unit.add(msg.step_id)
-                    if len(unit) == msg.step_count:
-                        self._units += 1
-                        del self._unit_steps[(msg.order_id, msg.unit)]
                 key = (msg.order_id, msg.unit, msg.step_id)
                 if msg.assignee == "operator" and msg.phase == "active" and key != self._active_key:
                     self._active_key, self._active_since = key, now
@@ -255,7 +247,7 @@ class SimulatedShift:
         total = op_steps + cobot_steps
         return ShiftSummary(
             operator=self.profile.id, policy=self.policy, seed=self.seed, duration_s=self.duration_s,
-            wall_s=round(wall, 3), units=self._units, orders_done=self.engine.state.orders_done,
+            wall_s=round(wall, 3), units=self.steps.units_done, orders_done=self.engine.state.orders_done,
             steps_operator=op_steps, steps_cobot=cobot_steps,
             operator_share=round(op_steps / total, 4) if total else 0.0,
             reassignments=self.engine.state.reassignments, errors=self._errors, help_requests=self._helps,
