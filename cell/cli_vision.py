@@ -18,12 +18,12 @@ import typer
 
 vision_app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0])
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
-
 
 def _frames(path: Path, max_frames: int):
     """(index, BGR image) of a photo, or of a video file / folder of images (every frame, in order)."""
     import cv2
+
+    from cell.vision.camera import IMAGE_SUFFIXES
 
     if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
         bgr = cv2.imread(str(path))
@@ -71,6 +71,7 @@ def probe(source: Path = typer.Argument(..., help="a photograph, a video file or
     """Body and hand landmarks and RULA/REBA of every frame, one JSON object per line."""
     import cv2
 
+    from cell.vision.camera import IMAGE_SUFFIXES
     from cell.vision.pose import MediaPipePose
     from ergonomics.scoring import score_document
 
