@@ -89,6 +89,11 @@ class LiveLoad:
     planned: dict[str, str] = field(default_factory=dict)  # step id -> agent, decided but not started
     unit_key: str = ""                    # which unit of which order (the optimal policy's time budget is per unit)
 
+    def operator_steps_so_far(self) -> tuple[int, int]:
+        """(the operator's, everyone's) steps of this order done or under way, this one not counted."""
+        busy_op = sum(1 for agent, _ in self.in_progress.values() if agent == "operator")
+        return round(self.operator_share * self.steps_done) + busy_op, self.steps_done + len(self.in_progress)
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -137,6 +142,11 @@ def _hard_rules(step: Step, op: OperatorProfile, live: LiveLoad, policy: str) ->
 
 
 def _keep_share(settings: AllocationSettings, live: LiveLoad, policy: str) -> Decision | None:
+    """The operator keeps this step while their share of the order's steps done is below the minimum.
+
+    (Counting the steps under way as well was tried: the cobot's parallel step at the start of a
+    unit then holds every next step with the operator, and the units built fell 5-7 % for little
+    change in the share: docs/allocation.md.)"""
     if live.operator_share < settings.min_operator_share:
         return Decision("operator", f"keeps meaningful work with the operator: {live.operator_share:.0%} of the "
                         f"steps so far, at least {settings.min_operator_share:.0%} is the rule", policy)
@@ -205,17 +215,20 @@ class ErgonomicAllocator:
     leave_fatigue_pct: float = 20.0
     stress_margin: float = 0.15   # strain is "over" only this far below the high-stress threshold
     max_slowdown: float = 1.2     # load moves a step only if the cobot is at most this much slower ...
+    slowdown_margin: float = 0.2  # ... and once it has the step, until it is this much slower again
     exhausted_pct: float = 70.0   # ... unless a body region is this fatigued: then the cobot takes it anyway
     dwell_s: float = 300.0        # no change of state sooner than this after the last one
     step_margin: float = 0.5      # a costly step stays with the cobot until it scores this far below the line
     loaded: _Latch = field(init=False)
     strained: _Latch = field(init=False)
     costly: dict[str, _Latch] = field(init=False)
+    slow: dict[str, _Latch] = field(init=False)
 
     def __post_init__(self) -> None:
         self.loaded = _Latch(self.dwell_s)
         self.strained = _Latch(self.dwell_s)
         self.costly = {}
+        self.slow = {}
 
     def _costly(self, step: Step, live: LiveLoad) -> bool:
         """Does this step often put this operator at the threshold action level (a latch per step)?
@@ -238,6 +251,21 @@ class ErgonomicAllocator:
         enter = live.step_cost >= line or (share is not None and share >= self.enter_share)
         leave = live.step_cost < line - self.step_margin and (share is None or share < self.leave_share)
         return latch.update(live.now, enter, leave, why)
+
+    def _slower(self, step: Step, live: LiveLoad, cobot_s: float | None) -> bool:
+        """Is the cobot too slow at this step to give it the strain (a latch per step)?
+
+        Too slow above ``max_slowdown`` + ``slowdown_margin`` times the operator's time,
+        quick enough again only at or below ``max_slowdown``: the times are measured and
+        the cobot's wait for its current step varies, so a step near the line would
+        otherwise change hands unit after unit.
+        """
+        if cobot_s is None or live.operator_time_s is None:
+            return False
+        ratio = cobot_s / max(live.operator_time_s, 1e-6)
+        latch = self.slow.setdefault(step.id, _Latch(self.dwell_s))
+        return latch.update(live.now, ratio > self.max_slowdown + self.slowdown_margin, ratio <= self.max_slowdown,
+                            f"the cobot needs {ratio:.1f}x this operator's time")
 
     def _load_reason(self, live: LiveLoad) -> tuple[bool, bool, str]:
         al = self.thresholds.cobot_at_rula_action_level
@@ -280,8 +308,7 @@ class ErgonomicAllocator:
         cost = f"; this step usually scores RULA {live.step_cost:.1f} for this operator" if live.step_cost else ""
         busy = max((left for agent, left in live.in_progress.values() if agent == "cobot"), default=0.0)
         cobot_s = (live.cobot_time_s + busy) if live.cobot_time_s is not None else None  # it may finish a step first
-        slower = (cobot_s is not None and live.operator_time_s is not None
-                  and cobot_s > self.max_slowdown * live.operator_time_s)
+        slower = self._slower(step, live, cobot_s)
         exhausted = max(live.fatigue_pct.values(), default=0.0) >= self.exhausted_pct
         if (costly or (loaded and heavy)) and (not slower or exhausted):
             why = "; ".join(([self.loaded.why] if loaded else []) + [self.costly[step.id].why if costly else cost[2:]])
@@ -515,8 +542,8 @@ class OptimalAllocator:
             return None
         allowed, times, loads, preds, free, ready = self._problem(operator, live)
         n = len(allowed)
-        done_op = round(live.operator_share * live.steps_done)
-        need = max(0, math.ceil(self.settings.min_operator_share * (live.steps_done + n) - 1e-9) - done_op)
+        done_op, done = live.operator_steps_so_far()
+        need = max(0, math.ceil(self.settings.min_operator_share * (done + n) - 1e-9) - done_op)
         choices = [k for k in range(n) if len(allowed[k]) == 2]
 
         def limit_for(fastest: float) -> float:

@@ -372,6 +372,25 @@ def test_hysteresis_no_ping_pong_on_a_noisy_signal(cfg):
     assert sum(1 for a, b in zip(naive, naive[1:]) if a != b) > 100
 
 
+def test_a_costly_step_does_not_change_hands_as_the_measured_times_wobble(cfg):
+    """The cobot may be at most 1.2x slower to take a costly step; once it has it, it keeps it
+    until it is 1.4x slower: a time near the line does not send the step back and forth."""
+    import random
+
+    op = cfg.operator("op-experienced-02")
+    step = cfg.task("desk-lamp").step("fit_shade")
+    alloc = ergonomic(cfg)
+    costly = dict(step_cost=5.5, cobot_time_s=8.0)
+    assert alloc.decide(step, op, LiveLoad(now=0, operator_time_s=4.0, **costly)).assignee == "operator"  # 2x
+    assert alloc.decide(step, op, LiveLoad(now=400, operator_time_s=7.0, **costly)).assignee == "cobot"  # 1.14x
+    rng = random.Random(7)  # the operator's time measured between 5.9 and 7.3 s: 1.1x .. 1.36x
+    who = [alloc.decide(step, op, LiveLoad(now=800 + 10 * i, operator_time_s=rng.uniform(5.9, 7.3), **costly)).assignee
+           for i in range(200)]
+    assert set(who) == {"cobot"}
+    later = alloc.decide(step, op, LiveLoad(now=5000, operator_time_s=5.0, **costly))  # 1.6x: clearly slower
+    assert later.assignee == "operator" and "would need 8 s" in later.reason
+
+
 def test_minimum_dwell_before_the_step_comes_back(cfg):
     op = cfg.operator("op-experienced-02")
     step = cfg.task("desk-lamp").step("fit_shade")
@@ -384,8 +403,9 @@ def test_minimum_dwell_before_the_step_comes_back(cfg):
 
 def test_ergonomic_policy_keeps_minimum_operator_share(cfg):
     step = cfg.task("desk-lamp").step("fit_shade")
-    d = ergonomic(cfg).decide(step, cfg.operator("op-experienced-02"),
-                              LiveLoad(rula_high_share=0.9, rula_seen_s=120, operator_share=0.3))
+    op = cfg.operator("op-experienced-02")
+    loaded = dict(rula_high_share=0.9, rula_seen_s=120)
+    d = ergonomic(cfg).decide(step, op, LiveLoad(steps_done=10, operator_share=0.3, **loaded))
     assert d.assignee == "operator" and "meaningful work" in d.reason and "30%" in d.reason
 
 
@@ -503,6 +523,13 @@ def test_optimal_keeps_the_minimum_share_over_the_whole_order(cfg):
     live = LiveLoad(remaining=forecasts(cfg, **heavy), steps_done=12, operator_share=2 / 12)
     d = alloc.decide(step, op, live)
     assert d.assignee == "operator"  # (2 + 8) / 20 = 50 %: every remaining step must be the operator's
+    # steps under way count too: 10 done (2 by the operator) and the cobot busy with two more
+    busy = {"base_to_fixture": ("cobot", 3.0), "insert_stem": ("cobot", 2.0)}
+    live = LiveLoad(remaining=forecasts(cfg, **heavy), steps_done=10, operator_share=2 / 10, in_progress=busy)
+    assert OptimalAllocator(cfg.allocation, cfg.thresholds).decide(step, op, live).assignee == "operator"
+    # ... whereas without those two the cobot could take one of the nine
+    live = LiveLoad(remaining=forecasts(cfg, **heavy), steps_done=10, operator_share=2 / 10)
+    assert OptimalAllocator(cfg.allocation, cfg.thresholds).decide(step, op, live).assignee == "cobot"
 
 
 def _brute_force(alloc, op, live, cfg):

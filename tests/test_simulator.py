@@ -53,7 +53,8 @@ def test_shift_builds_units_and_logs_every_step(cfg, tmp_path):
     finally:
         store.close()
     assert len(done) == s.steps_operator + s.steps_cobot
-    assert sum(1 for e in done if e["step_index"] == 9) == s.units
+    checked = sum(1 for e in done if e["step_index"] == 9)  # check_lamp; the cobot unloads the lamp after it
+    assert s.units <= checked <= s.units + 1  # the shift may end between the check and the unloading
     assert seqs == list(range(1, len(seqs) + 1))  # no step state lost
 
 

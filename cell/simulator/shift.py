@@ -43,7 +43,7 @@ class ShiftSummary:
     orders_done: int
     steps_operator: int
     steps_cobot: int
-    operator_share: float
+    operator_share: float          # of the steps of the units built (a unit cut off by the shift's end is not)
     reassignments: int
     errors: int
     help_requests: int
@@ -105,6 +105,8 @@ class SimulatedShift:
         self._active_key: tuple | None = None
         self._active_since = 0.0
         self._done = {"operator": 0, "cobot": 0}
+        self._unit_work: dict[tuple[str, int], dict[str, int]] = {}  # steps done per unit still being built
+        self._built = {"operator": 0, "cobot": 0}                   # steps of the units built, by who did them
         self._operator_steps: dict[str, int] = {}
         self._reba_high = 0
         self._fatigue_peak: dict[str, float] = {}
@@ -119,6 +121,12 @@ class SimulatedShift:
             self._log.append(msg)
             if isinstance(msg, StepState):
                 self.steps.update(msg)
+                if self.steps.newly_done:  # the operator's share is counted over the units built
+                    work = self._unit_work.setdefault((msg.order_id, msg.unit), {"operator": 0, "cobot": 0})
+                    work[msg.assignee] += 1
+                    if self.steps.unit_finished:
+                        for agent, n in self._unit_work.pop((msg.order_id, msg.unit)).items():
+                            self._built[agent] += n
                 key = (msg.order_id, msg.unit, msg.step_id)
                 if msg.assignee == "operator" and msg.phase == "active" and key != self._active_key:
                     self._active_key, self._active_since = key, now
@@ -244,12 +252,12 @@ class SimulatedShift:
             logged = self.store.count()
         wall = time.perf_counter() - wall0
         op_steps, cobot_steps = self._done["operator"], self._done["cobot"]
-        total = op_steps + cobot_steps
+        built = self._built["operator"] + self._built["cobot"]
         return ShiftSummary(
             operator=self.profile.id, policy=self.policy, seed=self.seed, duration_s=self.duration_s,
             wall_s=round(wall, 3), units=self.steps.units_done, orders_done=self.engine.state.orders_done,
             steps_operator=op_steps, steps_cobot=cobot_steps,
-            operator_share=round(op_steps / total, 4) if total else 0.0,
+            operator_share=round(self._built["operator"] / built, 4) if built else 0.0,
             reassignments=self.engine.state.reassignments, errors=self._errors, help_requests=self._helps,
             rula_frames=self._frames,
             rula_al3_pct=round(100.0 * self._al3 / self._frames, 2) if self._frames else 0.0,
