@@ -59,6 +59,8 @@ class Zone(Model):
     part: str | None = None
     count: int | None = Field(default=None, ge=0)
     height_mm: float = Field(default=0, ge=0, le=1500, description="top of the zone above the bench")
+    button: Literal["step", "help"] = Field(default="step", description="a button zone: 'step' acts on or confirms "
+                                            "the current step; 'help' calls the job coach")
 
     @model_validator(mode="after")
     def _one_shape(self) -> "Zone":
@@ -100,6 +102,68 @@ class Camera(Model):
     calibration: Path | None = None
     bench_markers: list[BenchMarker] = Field(default_factory=list, description="at least 4 markers at known "
                                              "bench positions, for the camera-to-bench calibration")
+
+
+class OnnxPose(Model):
+    """A pose model the integrator brings, run through onnxruntime (no download: the file is local)."""
+
+    model: Path = Field(description="the .onnx file, relative to this YAML")
+    input_size: tuple[int, int] = Field(default=(192, 256), description="width, height the model takes")
+    layout: Literal["nchw", "nhwc"] = "nchw"
+    color: Literal["rgb", "bgr"] = "rgb"
+    mean: tuple[float, float, float] = Field(default=(0.0, 0.0, 0.0), description="subtracted per channel, "
+                                             "in 0..255 pixel units")
+    std: tuple[float, float, float] = Field(default=(255.0, 255.0, 255.0), description="divided per channel, "
+                                            "after the mean")
+    output: Literal["heatmap", "simcc", "keypoints"] = Field(
+        description="heatmap: (1, K, H, W); simcc: two outputs (1, K, W*r) and (1, K, H*r); "
+                    "keypoints: (1, K, 3) x, y, score (or (1, K, 4) x, y, z, score)")
+    keypoints: Literal["coco17", "mediapipe33"] = Field(default="coco17", description="the order of the K points")
+    keypoint_units: Literal["pixels", "normalised"] = Field(default="pixels", description="keypoints output: "
+                                                            "x, y in model-input pixels or 0..1")
+    simcc_split_ratio: float = Field(default=2.0, gt=0, le=10)
+    min_score: float = Field(default=0.3, ge=0, le=1, description="a point below this score counts as not seen")
+
+
+class PartCheck(Model):
+    """Is the part in the fixture? The camera's view of the zone against reference photos (or a classifier)."""
+
+    zone: Id = Field(description="the fixture zone to look at")
+    empty_image: Path | None = Field(default=None, description="camera photo with the fixture empty")
+    filled_image: Path | None = Field(default=None, description="camera photo with the part in the fixture")
+    classifier: Path | None = Field(default=None, description="an .onnx image classifier instead of the photos")
+    classifier_input: tuple[int, int] = Field(default=(64, 64), description="width, height the classifier takes")
+    filled_class: int = Field(default=1, ge=0, description="classifier output index meaning 'part present'")
+    min_margin: float = Field(default=0.15, ge=0, le=1, description="how much closer to one reference than "
+                              "the other before the check decides; below it the answer is 'unsure'")
+    settle_s: float = Field(default=0.5, ge=0, le=10, description="the answer must hold this long, hands "
+                            "out of the zone")
+
+    @model_validator(mode="after")
+    def _needs(self) -> "PartCheck":
+        if self.classifier is None and (self.empty_image is None or self.filled_image is None):
+            raise ValueError("a part check needs both 'empty_image' and 'filled_image', or a 'classifier'")
+        return self
+
+
+class Vision(Model):
+    """From camera frames to landmarks and task events."""
+
+    backend: Literal["mediapipe", "onnx"] = "mediapipe"
+    model_complexity: Literal[0, 1, 2] = Field(default=1, description="MediaPipe pose: 0 fast .. 2 accurate")
+    hands: bool = Field(default=True, description="run the hand model too (finer hand positions)")
+    min_visibility: float = Field(default=0.5, ge=0, le=1)
+    onnx: OnnxPose | None = None
+    part_checks: list[PartCheck] = Field(default_factory=list)
+    debug_frames: bool = Field(default=False, description="write annotated frames to debug_dir; the bench and "
+                               "the log say so while it is on. Off by default: no video is stored")
+    debug_dir: Path = Path("data/debug-frames")
+
+    @model_validator(mode="after")
+    def _needs(self) -> "Vision":
+        if self.backend == "onnx" and self.onnx is None:
+            raise ValueError("backend 'onnx' needs an 'onnx' section (model, output, ...)")
+        return self
 
 
 class Projector(Model):
@@ -393,6 +457,7 @@ class CellConfig(Model):
     bench: Bench
     zones: list[Zone] = Field(min_length=1)
     camera: Camera = Field(default_factory=Camera)
+    vision: Vision = Field(default_factory=Vision)
     projector: Projector = Field(default_factory=Projector)
     robot: Robot | None = None
     devices: list[Device] = Field(default_factory=list)

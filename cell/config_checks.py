@@ -128,6 +128,19 @@ def _checks(c: CellConfig) -> Iterator[Problem]:
             if step_id not in all_steps:
                 yield ("robot", "programs", step_id), f"'{step_id}' is not a step; allowed: {_allowed(sorted(all_steps))}"
 
+    for pi, check in enumerate(c.vision.part_checks):
+        if check.zone not in zones:
+            yield ("vision", "part_checks", pi, "zone"), f"'{check.zone}' is not a zone; allowed: {_allowed(zone_ids)}"
+        elif zones[check.zone].kind not in PLACE_KINDS:
+            yield (("vision", "part_checks", pi, "zone"), f"zone '{check.zone}' is a {zones[check.zone].kind}; a part "
+                   f"check looks into a fixture; allowed: {_allowed([z.id for z in c.zones if z.kind in PLACE_KINDS])}")
+    checked = {p.zone for p in c.vision.part_checks}
+    for ti, task in enumerate(c.tasks):
+        for si, step in enumerate(task.steps):
+            if step.verify.by == "part_present" and (step.verify.zone or (step.place and step.place.zone)) not in checked:
+                yield (("tasks", ti, "steps", si, "verify", "by"), f"step '{step.id}' is verified by 'part_present' "
+                       "but vision.part_checks has no check for its zone; add one (zone, empty_image, filled_image)")
+
     task_ids = [t.id for t in c.tasks]
     for oi, order in enumerate(c.orders):
         if order.task not in task_ids:

@@ -9,6 +9,10 @@ order, and is saved by the shell after every change.
 Step phases: pending -> active -> verifying -> done. A wrong pick raises a
 ``wrong_pick`` event and the step stays active. Pause (by command, fault or
 lost component) and help requests are flags on the state, published with it.
+A lost camera does not pause: the engine falls back to manual confirmation
+(a button box or pedal press, or a ``confirm`` event from the bench PC's key
+finishes the operator's step) and says so in every step state (``manual``)
+until the camera is back.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from cell.messages import (
 _LATEST = {ExposureSummary: "_exposure", FatigueState: "_fatigue", StressEstimate: "_stress"}
 STEP_COST_ALPHA = 0.02      # learning rate of a step's usual RULA score (about the last 50 scored frames)
 STEP_COST_MIN_FRAMES = 20   # measured frames before the learned cost replaces the posture-profile guess
+CONFIRM_DEVICES = ("button_box", "pedal")  # devices a step can be confirmed with by hand (or foot)
+CONFIRM_EVENTS = ("press", "confirm")
 
 
 class Run(msgspec.Struct):
@@ -39,6 +45,7 @@ class Run(msgspec.Struct):
     placed: bool = False
     acted: bool = False           # the step's action is complete, verification may follow
     verifying_since: float | None = None
+    part_seen: bool = False       # the part check saw the part in place (it may come before the place event)
     started: float = 0.0
     run_id: str | None = None     # the cobot's run (cmd_id of its run command)
 
@@ -101,6 +108,7 @@ class EngineState(msgspec.Struct):
     robot_fault: str = ""
     command_counter: int = 0
     reassignments: int = 0
+    manual: str = ""              # non-empty: the camera is lost, a confirmation by hand finishes a step (why)
     outbox: list[bytes] = []      # messages decided but maybe not yet sent (re-sent after a crash)
 
 
@@ -126,6 +134,8 @@ class TaskEngine:
         self._stress = StressEstimate(src="", t=0.0, operator_id=operator.id, index=0.0, confidence=0.0)
         self._last_alloc: Allocation | None = None
         self._bins = {z.id for z in config.zones if z.kind == "bin"}
+        self._confirm_devices = {d.id for d in config.devices if d.kind in CONFIRM_DEVICES}
+        self._help_buttons = {z.id for z in config.zones if z.kind == "button" and z.button == "help"}
         self._exposure: ExposureSummary | None = None
         self._fatigue: FatigueState | None = None
         self._cost: dict[str, tuple[float, int]] = {}  # step id -> (learned mean RULA grand, frames)
@@ -249,7 +259,8 @@ class TaskEngine:
             phase=(run.phase if run else "done"), assignee=(run.assignee if run else "operator"),  # type: ignore[arg-type]
             unit=o.unit, units_total=o.quantity,
             paused=self.paused, pause_reason="; ".join(self.state.pause_reasons),
-            help_requested=self.state.help_requested, errors=o.errors, order_done=order_done)
+            help_requested=self.state.help_requested, errors=o.errors, order_done=order_done,
+            manual=self.state.manual)
 
     def _states(self, now: float) -> list[Message]:
         """The state of every step in progress (the cobot's first, the operator's last: the front)."""
@@ -499,6 +510,8 @@ class TaskEngine:
             if o is not None and o.cobot is not None:
                 return self._cobot_lost(fault.text, now)
             return []
+        if fault.component == "camera":
+            return self._manual(fault, now)
         if fault.cleared:
             for r in list(self.state.pause_reasons):
                 if r.startswith(f"{fault.component}:"):
@@ -511,10 +524,34 @@ class TaskEngine:
             return self.pause(reason, now)
         return []
 
+    def _manual(self, fault: Fault, now: float) -> list[Message]:
+        """The camera is lost: the work goes on, each operator step confirmed by hand (button box,
+        pedal, or the key at the bench) instead of seen. The camera back, tracking takes over again."""
+        if fault.cleared:
+            was, self.state.manual = self.state.manual, ""
+            out: list[Message] = []
+            for r in [r for r in self.state.pause_reasons if r.startswith("camera:")]:  # a pause from an older engine
+                out.extend(self.resume(r, now))
+            return out or (self._states(now) if was and self.state.current else [])
+        if self.state.manual:
+            return []
+        self.state.manual = f"camera: {fault.text}"
+        return self._states(now) if self.state.current else []
+
+    def _confirm_by_hand(self, now: float) -> list[Message]:
+        """Camera lost: a confirmation finishes the operator's step (whatever it was waiting to see)."""
+        o = self.state.current
+        run = o.op if o else None
+        if not self.state.manual or run is None or self.paused or run.phase not in ("active", "verifying"):
+            return []
+        out: list[Message] = []
+        self._finish(run, now, out)
+        return out
+
     def _on_task_event(self, ev: TaskEvent, now: float) -> list[Message]:
         if ev.src == self.src:
             return []
-        if ev.kind == "help":
+        if ev.kind == "help" or (ev.kind == "press" and ev.zone in self._help_buttons):
             return self._set_help(True, now)
         if ev.kind == "help_cleared":
             return self._set_help(False, now)
@@ -522,6 +559,8 @@ class TaskEngine:
             return self.pause("paused at the bench", now)
         if ev.kind == "resume":
             return self.resume("paused at the bench", now)
+        if ev.kind == "confirm" and self.state.manual:
+            return self._confirm_by_hand(now)
         o = self.state.current
         run = o.op if o else None
         if o is None or run is None or self.paused or run.phase not in ("active", "verifying"):
@@ -545,6 +584,8 @@ class TaskEngine:
         elif ev.kind == "place":
             if step.place and ev.zone == step.place.zone and (not step.pick or run.picked >= step.pick.quantity):
                 run.placed = True
+        elif ev.kind == "part_present" and step.verify.by == "part_present" and not run.acted:
+            run.part_seen = ev.zone == (step.verify.zone or (step.place.zone if step.place else None))
         # action complete?
         if not run.acted and self._action_done(step, run, ev):
             run.acted = True
@@ -580,12 +621,14 @@ class TaskEngine:
             return ev is not None and ev.kind == "press" and ev.zone == v.zone
         if v.by == "part_present":
             zone = v.zone or (step.place.zone if step.place else None)
-            return ev is not None and ev.kind == "part_present" and ev.zone == zone
+            return run.part_seen or (ev is not None and ev.kind == "part_present" and ev.zone == zone)
         if v.by == "timer":
             return run.verifying_since is not None and now - run.verifying_since >= (v.seconds or 0)
         return False  # device and robot verification arrive by their own messages
 
     def _on_device(self, ev: DeviceEvent, now: float) -> list[Message]:
+        if self.state.manual and ev.kind in CONFIRM_EVENTS and ev.device in self._confirm_devices:
+            return self._confirm_by_hand(now)
         o = self.state.current
         run = o.op if o else None
         if o is None or run is None or self.paused:

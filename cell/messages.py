@@ -187,6 +187,7 @@ class StepState(Message, frozen=True, kw_only=True):
     help_requested: bool = False
     errors: int = 0
     order_done: bool = False
+    manual: str = ""     # why steps are confirmed by hand (a button, the pedal, a key) instead of seen: the camera is lost
 
 
 class Allocation(Message, frozen=True, kw_only=True):

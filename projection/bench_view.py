@@ -66,6 +66,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "took_over": {"nl": "De robot is gestopt. Wil jij deze stap doen?",
                   "fr": f"Le robot s'est arrêté. Pouvez-vous faire cette étape{_NB}?",
                   "en": "The cobot has stopped. Please do this step yourself."},
+    "manual": {"nl": "De camera werkt even niet. Klaar met deze stap? {how}",
+               "fr": f"La caméra ne marche pas. Étape finie{_NB}? {{how}}",
+               "en": "The camera is not working. Step done? {how}"},
+    "how_pedal": {"nl": "Trap op het pedaal.", "fr": "Appuyez sur la pédale.", "en": "Press the pedal."},
+    "how_button": {"nl": "Druk op de knop.", "fr": "Appuyez sur le bouton.", "en": "Press the button."},
+    "how_key": {"nl": "Druk op de spatiebalk.", "fr": "Appuyez sur la barre d'espace.", "en": "Press the space bar."},
+    "recording": {"nl": "De camera neemt beelden op", "fr": "La caméra enregistre des images",
+                  "en": "The camera is recording pictures"},
     "waiting": {"nl": "Wachten op opdracht", "fr": "En attente d'une commande", "en": "Waiting for a work order"},
     "ergo_hint": {"nl": "De robot neemt deze stap over, zo spaar je {part}",
                   "fr": "Le robot prend cette étape, pour ménager {part}",
@@ -173,12 +181,14 @@ def _step_of(config: CellConfig, task_id: str, step_id: str | None) -> Step | No
 def bench_view(config: CellConfig, profile: OperatorProfile, step: StepState | None, *,
                robot: RobotStatus | None = None, wrong_pick: TaskEvent | None = None,
                fault: Fault | None = None, allocation: Allocation | None = None,
-               cobot_step: StepState | None = None, done_step: StepState | None = None) -> BenchView:
+               cobot_step: StepState | None = None, done_step: StepState | None = None,
+               recording: bool = False) -> BenchView:
     """What the bench shows for ``step`` (the operator's step, else the cobot's).
 
     ``cobot_step``: the cobot's step while the operator works on another one (its title goes
     in the cobot's area). ``done_step``: an operator step that has just finished (shown for a
     moment as a confirmation). ``wrong_pick``: a recent wrong pick of the current step.
+    ``recording``: camera pictures are being saved (vision.debug_frames): the bench says so.
     """
     lang = profile.language
     fallback = config.cell.language
@@ -187,7 +197,8 @@ def bench_view(config: CellConfig, profile: OperatorProfile, step: StepState | N
     base = dict(bench_w_mm=config.bench.width_mm, bench_d_mm=config.bench.depth_mm,
                 zones=zone_views(config, profile.handedness, lang), language=lang,
                 large_text=pictogram_first, pictogram_first=pictogram_first, guidance=guidance,
-                font_scale=profile.display.font_scale, high_contrast=profile.display.high_contrast)
+                font_scale=profile.display.font_scale, high_contrast=profile.display.high_contrast,
+                recording=say("recording", lang, fallback) if recording else "")
     area = _cobot_area(config)
     simulated = bool(robot and robot.simulated)
     running = bool(robot and robot.mode == "running")
@@ -269,6 +280,9 @@ def bench_view(config: CellConfig, profile: OperatorProfile, step: StepState | N
         if zone and all(h.zone_id != zone for h in highlights):
             highlights.append(Highlight(zone, "done", None))
         banner = Banner("confirm", say("step_done", lang, fallback), "confirm")
+    if step.manual and step.assignee == "operator" and step.phase in _WORKING and banner is None:
+        banner = Banner("info", say("manual", lang, fallback, how=say(_confirm_how(config), lang, fallback)),
+                        "confirm", detail=step.manual)
     if step.order_done:
         banner = Banner("confirm", say("done", lang, fallback), "confirm")
     if step.help_requested:
@@ -287,6 +301,12 @@ def bench_view(config: CellConfig, profile: OperatorProfile, step: StepState | N
     return BenchView(**base, highlights=tuple(highlights), instruction=text, pictogram=pictogram,
                      step_index=step.step_index, step_count=step.step_count, units_done=units_done,
                      units_total=step.units_total, assignee=step.assignee, cobot=cobot, banner=banner)
+
+
+def _confirm_how(config: CellConfig) -> str:
+    """How a step is confirmed by hand at this bench: the pedal, else the button box, else the space bar."""
+    kinds = {d.kind for d in config.devices}
+    return "how_pedal" if "pedal" in kinds else "how_button" if "button_box" in kinds else "how_key"
 
 
 def calibration_view(config: CellConfig, language: str | None = None, *, detail: str = "") -> BenchView:

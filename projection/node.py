@@ -39,6 +39,7 @@ class ProjectionNode(Node):
     WRONG_PICK_SHOWN_S = 4.0
     STEP_DONE_SHOWN_S = 1.2
     SNAPSHOT_TIMEOUT_S = 1.0
+    RECORDING_HEARD_S = 15.0  # the recording notice stays this long after the vision node last said so
 
     def __init__(self, config: CellConfig, endpoints: BusEndpoints, options):
         super().__init__("projection", endpoints,
@@ -60,6 +61,7 @@ class ProjectionNode(Node):
         self.done: StepState | None = None  # the operator's step that just finished, shown for a moment
         self.done_until = 0.0
         self.fault: Fault | None = None
+        self.recording_until = 0.0  # camera pictures are being saved (the vision node repeats it every 5 s)
         self.allocation: Allocation | None = None  # the latest: hand-overs and ergonomic moves are announced
         self.view = None
         self.frames = 0
@@ -124,6 +126,8 @@ class ProjectionNode(Node):
         elif isinstance(msg, TaskEvent) and msg.kind == "wrong_pick":
             self.wrong, self.wrong_until = msg, now + self.WRONG_PICK_SHOWN_S
             self._cue("wrong", (msg.step_id, msg.zone, msg.t))
+        elif isinstance(msg, Fault) and msg.component == "privacy":
+            self.recording_until = 0.0 if msg.cleared else now + self.RECORDING_HEARD_S
         elif isinstance(msg, Fault):
             self.fault = None if msg.cleared else msg
 
@@ -143,7 +147,7 @@ class ProjectionNode(Node):
         cobot_step = self.steps.cobot if self.steps.cobot is not self.step else None
         return bench_view(self.config, self.profile, self.step, robot=self.robot, wrong_pick=self.wrong,
                           fault=self.fault, allocation=self.allocation, cobot_step=cobot_step,
-                          done_step=self.done)
+                          done_step=self.done, recording=now < self.recording_until)
 
     def on_tick(self, now: float) -> None:
         if self.renderer is None:
@@ -151,6 +155,9 @@ class ProjectionNode(Node):
         view = self.current_view(now)
         changed = view != self.view
         self.view = view
+        if self.window is not None and self.window.take_confirms() and self.step is not None and self.step.manual:
+            self.publish(TaskEvent(src=self.name, t=now, kind="confirm", order_id=self.step.order_id,
+                                   step_id=self.step.step_id, detail="key at the bench"))
         if self.window is not None:
             # a pulsing highlight is redrawn every tick (the projector's fps); a still view only on change
             if changed or self.renderer.animated(view):

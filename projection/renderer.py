@@ -243,7 +243,17 @@ class BenchRenderer:
         surf, pos = self._panel_layer(view)
         # black is "no light": only the panel's lit pixels cover what lies under it
         frame.blit(surf, pos, special_flags=pygame.BLEND_RGB_MAX)
+        if view.recording:
+            self._draw_recording(frame, view.recording)
         return frame
+
+    def _draw_recording(self, frame: pygame.Surface, text: str) -> None:
+        """A red dot and the text in the top left corner: camera pictures are being saved."""
+        px = max(_MIN_TEXT_PX, frame.get_height() // 40)
+        label = self._text(text, px, (255, 255, 255))
+        r = px // 2
+        pygame.draw.circle(frame, (230, 40, 40), (10 + r, 10 + label.get_height() // 2), r)
+        frame.blit(label, (10 + 2 * r + 8, 10))
 
     def animated(self, view: BenchView) -> bool:
         """True if frames of ``view`` change with time (a highlight pulses): redraw at the
@@ -1108,6 +1118,12 @@ class ProjectorWindow:
         self.screen = pygame.display.set_mode(self.resolution, flags, display=display_index)
         pygame.display.set_caption(title)
         pygame.mouse.set_visible(False)
+        self.confirms = 0  # confirmation key presses not yet taken (``take_confirms``)
+
+    def take_confirms(self) -> int:
+        self.poll()
+        n, self.confirms = self.confirms, 0
+        return n
 
     def show(self, surface: pygame.Surface) -> None:
         """Put a frame on the projector (scaled if its size differs)."""
@@ -1115,7 +1131,13 @@ class ProjectorWindow:
             surface = pygame.transform.smoothscale(surface.convert(), self.screen.get_size())
         self.screen.blit(surface, (0, 0))
         pygame.display.flip()
-        pygame.event.pump()  # keep the OS from marking the window as hung
+        self.poll()
+
+    def poll(self) -> None:
+        """Read the window's events: keeps the OS from marking the window as hung, and counts the
+        space bar or Enter on a keyboard at the bench (it confirms a step while the camera is lost)."""
+        self.confirms += sum(1 for e in pygame.event.get(pygame.KEYDOWN) if e.key in (pygame.K_SPACE, pygame.K_RETURN))
+        pygame.event.pump()
 
     def close(self) -> None:
         pygame.display.quit()

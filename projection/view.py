@@ -181,6 +181,7 @@ class BenchView:
     pictogram_first: bool = False
     font_scale: float = 1.0
     high_contrast: bool = False
+    recording: str = ""   # shown in a corner while camera pictures are being saved (debug frames)
 
     def __post_init__(self) -> None:
         if self.bench_w_mm <= 0 or self.bench_d_mm <= 0:

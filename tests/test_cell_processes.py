@@ -18,7 +18,7 @@ from cell.bus import CommandClient, CommandTimeout, Publisher, Subscriber
 from cell.config import StoreSettings
 from cell.config_loader import load_config
 from cell.demo import demo_config
-from cell.messages import Heartbeat, RobotCommand, StepState, frames
+from cell.messages import Heartbeat, RobotCommand, StepState, TaskEvent, frames
 from cell.nodes import RunOptions, endpoints
 from cell.store import EventStore
 from tests.helpers_nodes import running_bus, wait_until
@@ -240,7 +240,7 @@ def test_engine_killed_mid_order_resumes_at_the_same_step_and_loses_no_event(tmp
 
 @pytest.mark.slow
 @pytest.mark.timeout(90)
-def test_lost_camera_pauses_the_order_and_the_bench_says_so(tmp_path):
+def test_lost_camera_falls_back_to_confirmation_by_hand_and_the_bench_says_so(tmp_path):
     with cell_in_threads(tmp_path) as (cfg, ctx, ep, options, nodes, threads):
         sub = Subscriber(ctx, ep.sub, ["step.state"])
         seen: list = []
@@ -249,18 +249,27 @@ def test_lost_camera_pauses_the_order_and_the_bench_says_so(tmp_path):
             cam_thread, cam_stop = threads.pop("sim-operator")
             cam_stop.set()
             cam_thread.join(10)
-            paused = wait_for(sub, lambda m: m.paused, 15, seen)
-            assert "camera" in paused.pause_reason
+            manual = wait_for(sub, lambda m: m.manual, 15, seen)
+            assert "camera" in manual.manual and not manual.paused
             projection = nodes["projection"]
             assert wait_until(lambda: projection.view is not None and projection.view.banner is not None
-                              and projection.view.banner.kind == "fault", 5.0)
-            assert "camera" in projection.view.banner.text
-            # the camera comes back: the order goes on
+                              and "camera" in projection.view.banner.text, 5.0)
+            # the operator confirms by hand (the key at the bench): the step is done without the camera
+            working = lambda m: m.manual and m.assignee == "operator" and m.phase == "active"  # noqa: E731
+            step = manual if working(manual) else wait_for(sub, working, 15, seen)
+            pub = Publisher(ctx, ep.pub)
+            try:
+                pub.wait_subscribed("task.event", 2.0)
+                pub.send(TaskEvent(src="projection", t=time.time(), kind="confirm", detail="key at the bench"))
+                wait_for(sub, lambda m: (m.step_id, m.unit, m.phase) == (step.step_id, step.unit, "done"), 10, seen)
+            finally:
+                pub.close()
+            # the camera comes back: tracking takes over again
             camera = make_node_at("sim-operator", cfg, ep, options)
             threads["sim-operator"] = camera.start_thread()
-            resumed = wait_for(sub, lambda m: not m.paused, 15, seen)
-            assert (resumed.order_id, resumed.unit) == (paused.order_id, paused.unit)
-            wait_for(sub, lambda m: m.phase == "done" and m.seq > resumed.seq, 30, seen)
+            back = wait_for(sub, lambda m: not m.manual, 15, seen)
+            assert (back.order_id, back.unit) == (manual.order_id, manual.unit) or back.unit > manual.unit
+            wait_for(sub, lambda m: m.phase == "done" and m.seq > back.seq and not m.manual, 30, seen)
         finally:
             sub.close()
 

@@ -145,7 +145,8 @@ def test_button_verified_step_waits_in_verifying_for_the_press(cfg):
     e.handle(ev("pick", "bin_screws", 3.5), 3.5)
     out = e.handle(ev("place", "fixture", 4.0), 4.0)
     assert last_state(out).phase == "verifying"
-    assert e.handle(ev("press", "button_help", 5.0), 5.0) == []  # the other button does not verify
+    out = e.handle(ev("press", "button_help", 5.0), 5.0)  # the help button calls help, it does not verify
+    assert [(s.phase, s.help_requested) for s in states(out)] == [("verifying", True)]
     out = e.handle(ev("press", "button_done", 6.0), 6.0)
     # no cobot here: the operator prepares the cable too, next in task order
     assert [(s.step_id, s.phase) for s in states(out)] == [("screw_stem", "done"), ("prep_cable", "active")]
@@ -235,13 +236,68 @@ def test_pause_ignores_actions_and_resume_continues(cfg):
     assert states(e.handle(ev("place", "fixture", 5.0), 5.0))[0].phase == "done"
 
 
-def test_camera_fault_pauses_and_clearing_resumes(cfg):
+def test_lost_camera_falls_back_to_confirmation_by_hand_and_tracking_resumes(cfg):
+    from cell.config import Device
+    from cell.messages import DeviceEvent
+
+    devices = [Device(id="pedal", kind="pedal", url="loop://"), Device(id="heart", kind="heart_rate", url="loop://")]
+    e = engine(cfg.model_copy(update={"devices": devices}))
+    e.start_order("desk-lamp", 1, 0.0)
+    assert e.handle(ev("confirm", t=0.5), 0.5) == []  # a confirmation is not a pick while the camera sees
+    out = e.handle(Fault(src="engine", t=1.0, component="camera", severity="pause", text="no camera frames"), 1.0)
+    lost = last_state(out)
+    assert not lost.paused and lost.manual == "camera: no camera frames"  # the work goes on, by hand
+    assert lost.step_id == "base_to_fixture" and lost.phase == "active"
+    # the pedal finishes the step the camera can no longer see; so does the key at the bench
+    out = e.handle(DeviceEvent(src="devices", t=2.0, device="pedal", kind="press"), 2.0)
+    assert [(s.step_id, s.phase) for s in states(out)][:1] == [("base_to_fixture", "done")]
+    assert e.operator_step().id == "insert_stem" and all(s.manual for s in states(out))
+    out = e.handle(TaskEvent(src="projection", t=3.0, kind="confirm", detail="key at the bench"), 3.0)
+    assert ("insert_stem", "done") in [(s.step_id, s.phase) for s in states(out)]
+    # a device that is not a button or pedal confirms nothing
+    assert e.handle(DeviceEvent(src="devices", t=3.5, device="heart", kind="press"), 3.5) == []
+    # the camera is back: tracking again, a confirmation no longer finishes a step
+    out = e.handle(Fault(src="engine", t=4.0, component="camera", severity="pause", text="back", cleared=True), 4.0)
+    assert last_state(out).manual == "" and not last_state(out).paused
+    step = e.operator_step()
+    assert e.handle(ev("confirm", t=5.0), 5.0) == [] and e.operator_step() is step
+
+
+def test_confirmation_by_hand_waits_while_the_order_is_paused(cfg):
     e = engine(cfg)
     e.start_order("desk-lamp", 1, 0.0)
-    out = e.handle(Fault(src="engine", t=1.0, component="camera", severity="pause", text="no frames"), 1.0)
-    assert last_state(out).paused and "camera" in last_state(out).pause_reason
-    out = e.handle(Fault(src="engine", t=2.0, component="camera", severity="pause", text="back", cleared=True), 2.0)
-    assert not last_state(out).paused
+    e.handle(Fault(src="engine", t=1.0, component="camera", severity="pause", text="no frames"), 1.0)
+    e.handle(EngineCommand(src="coach", t=1.5, action="pause", reason="break"), 1.5)
+    assert e.handle(ev("confirm", t=2.0), 2.0) == []
+    e.handle(EngineCommand(src="coach", t=2.5, action="resume", reason="break"), 2.5)
+    assert any(s.phase == "done" for s in states(e.handle(ev("confirm", t=3.0), 3.0)))
+
+
+def part_checked(cfg):
+    """The example cell with its first step (base into the fixture) verified by the part check."""
+    from cell.config import Verify
+
+    task = cfg.tasks[0]
+    first = task.steps[0].model_copy(update={"verify": Verify(by="part_present", zone="fixture")})
+    task = task.model_copy(update={"steps": [first, *task.steps[1:]]})
+    return cfg.model_copy(update={"tasks": [task, *cfg.tasks[1:]]})
+
+
+@pytest.mark.parametrize("part_first", [False, True])
+def test_a_step_verified_by_the_part_check_finishes_when_the_part_is_seen(cfg, part_first):
+    """The part check may see the part settle before or after the tracker's place event."""
+    e = engine(part_checked(cfg))
+    e.start_order("desk-lamp", 1, 0.0)
+    e.handle(ev("pick", "bin_base", 1.0), 1.0)
+    seen = ev("part_present", "fixture", 2.0)
+    if part_first:
+        assert not [s for s in states(e.handle(seen, 2.0)) if s.phase == "done"]
+    out = e.handle(ev("place", "fixture", 3.0), 3.0)
+    if not part_first:
+        assert last_state(out).phase == "verifying"  # placed, the part not yet seen
+        assert not [s for s in states(e.handle(ev("part_present", "tray_out", 3.5), 3.5)) if s.phase == "done"]
+        out = e.handle(seen, 4.0)
+    assert ("base_to_fixture", "done") in [(s.step_id, s.phase) for s in states(out)]
 
 
 def test_help_request_is_flagged_and_cleared(cfg):
@@ -249,6 +305,14 @@ def test_help_request_is_flagged_and_cleared(cfg):
     e.start_order("desk-lamp", 1, 0.0)
     assert last_state(e.handle(ev("help", t=1.0), 1.0)).help_requested
     assert not last_state(e.handle(ev("help_cleared", t=2.0), 2.0)).help_requested
+
+
+def test_the_projected_help_button_calls_the_job_coach_and_the_done_button_does_not(cfg):
+    assert cfg.zone("button_help").button == "help" and cfg.zone("button_done").button == "step"
+    e = engine(cfg)
+    e.start_order("desk-lamp", 1, 0.0)
+    assert not any(s.help_requested for s in states(e.handle(ev("press", "button_done", 1.0), 1.0)))
+    assert last_state(e.handle(ev("press", "button_help", 2.0), 2.0)).help_requested
 
 
 def test_state_survives_a_restart_at_the_same_step(cfg):

@@ -273,6 +273,23 @@ def test_view_of_cobot_step_pause_and_fault(cfg):
     assert lost.banner.kind == "fault" and "camera" in lost.banner.text
 
 
+def test_view_without_camera_asks_for_confirmation_by_hand(cfg):
+    from cell.config import Device
+
+    st = state(cfg, "insert_stem", manual="camera: no camera frames for 2 s")
+    key = bench_view(cfg, cfg.operator("op-experienced-02"), st)  # Dutch; no pedal or buttons: the space bar
+    assert key.banner.kind == "info" and key.banner.text == ("De camera werkt even niet. Klaar met deze stap? "
+                                                            "Druk op de spatiebalk.")
+    assert key.banner.detail == "camera: no camera frames for 2 s"
+    assert {h.zone_id for h in key.highlights} >= {"fixture"}  # still shows what to do
+    with_pedal = cfg.model_copy(update={"devices": [Device(id="pedal", kind="pedal", url="loop://")]})
+    assert bench_view(with_pedal, cfg.operator("op-novice-01"), st).banner.text.endswith("Trap op het pedaal.")
+    # the cobot's step needs no confirmation
+    cobot = bench_view(cfg, cfg.operator("op-novice-01"), state(cfg, "unload_lamp", assignee="cobot",
+                                                                manual="camera: lost"))
+    assert "camera" not in cobot.banner.text
+
+
 def test_view_says_what_happened_to_the_cobot_and_what_to_do(cfg):
     from cell.messages import Allocation
 

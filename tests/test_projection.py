@@ -550,11 +550,18 @@ def test_audio_cues_off_in_the_profile_are_silent(monkeypatch):
 # -- the node ----------------------------------------------------------------------------
 
 class _FakeWindow:
+    """The projector window without a display; ``confirms`` stands for space bar presses at the bench."""
+
     def __init__(self):
         self.shown = 0
+        self.confirms = 0
 
     def show(self, surface):
         self.shown += 1
+
+    def take_confirms(self):
+        n, self.confirms = self.confirms, 0
+        return n
 
     def close(self):
         pass

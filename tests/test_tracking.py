@@ -116,5 +116,7 @@ def test_hands_map_from_the_camera_image_to_bench_millimetres():
     where = hands_on_bench(r, (w, h), Scale())
     assert where["left"] == pytest.approx((100.0, 125.0))   # (300-100)/2, (300-50)/2
     assert where["right"] == pytest.approx((405.0, 200.0))  # mean (910, 450) -> (405, 200)
+    vis[[18, 20]] = 0.0  # a pose model without knuckles (COCO): the wrist alone
+    assert hands_on_bench(r, (w, h), Scale())["right"] == pytest.approx((400.0, 200.0))  # (900-100)/2, (450-50)/2
     vis[[16, 18, 20]] = 0.1  # the right hand out of sight
     assert hands_on_bench(r, (w, h), Scale())["right"] is None

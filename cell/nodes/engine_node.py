@@ -4,8 +4,8 @@ Subscribes to what happens at the bench (task events, robot status,
 ergonomic scores, stress, devices, faults, heartbeats), runs the engine core
 and publishes its step states and allocations. Robot commands go to the
 robot bridge over DEALER/ROUTER with a timeout. Watchdogs on the camera and
-robot heartbeats turn silence into faults: a lost camera pauses the order,
-a lost cobot gets no new work. A snapshot request gets the current state.
+robot heartbeats turn silence into faults: a lost camera switches to
+confirmation by hand (button, pedal or key), a lost cobot gets no new work. A snapshot request gets the current state.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class EngineNode(Node):
         self._saved = b""
         self._last_robot: RobotStatus | None = None
         self._orders_pending_since: float | None = None
+        self._camera_silent = False
 
     # ---- persistence -------------------------------------------------------------------
     def _load_state(self) -> EngineState | None:
@@ -169,10 +170,13 @@ class EngineNode(Node):
         self._emit(self.core.handle(msg, now), now)
 
     def _clear_if_lost(self, what: str, now: float) -> None:
-        if any(r.startswith(f"{what}:") for r in self.core.state.pause_reasons):
+        """A silent camera node is heard again: undo what its silence did (a camera the node itself
+        reports lost stays lost until the node says it is back)."""
+        if self._camera_silent or any(r.startswith(f"{what}:") for r in self.core.state.pause_reasons):
+            self._camera_silent = False
             fault = Fault(src=self.name, t=now, component=what, severity="pause", text="back", cleared=True)
             self.publish(fault)
-            self.log("info", f"{what} is back; the work order continues")
+            self.log("info", f"{what} is back")
             self._emit(self.core.handle(fault, now), now)
 
     def on_tick(self, now: float) -> None:
@@ -183,8 +187,9 @@ class EngineNode(Node):
         for _ in self.camera_watch.expired(now):
             text = f"no camera frames for {self.config.thresholds.camera_lost_s:g} s"
             fault = Fault(src=self.name, t=now, component="camera", severity="pause", text=text)
+            self._camera_silent = True
             self.publish(fault)
-            self.log("warning", f"camera lost: {text}; the order pauses")
+            self.log("warning", f"camera lost: {text}; steps are confirmed by hand until it is back")
             self._emit(self.core.handle(fault, now), now)
         for _ in self.robot_watch.expired(now):
             self._emit(self._robot_fault(f"no heartbeat from the cobot bridge for "

@@ -32,6 +32,7 @@ class PoseResult:
     right_hand: np.ndarray | None = None
     left_hand_image: np.ndarray | None = None   # (21, 2) normalised image x, y of the same hand
     right_hand_image: np.ndarray | None = None
+    planar: bool = False    # world landmarks estimated from 2-D image points (a pose model without depth)
 
     def as_document(self) -> dict:
         """The landmark frame as `cell ergonomics score` reads it."""
@@ -88,7 +89,8 @@ POSE_HAND = {"left": (15, 17, 19), "right": (16, 18, 20)}  # wrist, pinky and in
 def hands_on_bench(result: PoseResult, image_size: tuple[int, int], camera_to_bench,
                    min_visibility: float = 0.5) -> dict[str, tuple[float, float] | None]:
     """Where each hand is on the bench (mm): the middle of the palm seen by the hand model, else the
-    pose model's wrist and knuckles; None for a hand not seen. ``camera_to_bench.to_mm`` maps camera
+    pose model's wrist and the knuckles it sees (a COCO model has the wrist only); None for a hand whose
+    wrist is not seen. ``camera_to_bench.to_mm`` maps camera
     pixels to bench millimetres (``projection.calibration.CameraToBench``)."""
     w, h = image_size
     out: dict[str, tuple[float, float] | None] = {}
@@ -96,9 +98,9 @@ def hands_on_bench(result: PoseResult, image_size: tuple[int, int], camera_to_be
         hand = result.left_hand_image if side == "left" else result.right_hand_image
         if hand is not None:
             xy = hand[list(PALM)].mean(axis=0)
-        else:
-            idx = list(POSE_HAND[side])
-            if float(result.visibility[idx].min()) < min_visibility:
+        else:  # the wrist and knuckles the pose model sees; the wrist alone when that is all it has
+            idx = [i for i in POSE_HAND[side] if result.visibility[i] >= min_visibility]
+            if POSE_HAND[side][0] not in idx:
                 out[side] = None
                 continue
             xy = result.image[idx, :2].mean(axis=0)
