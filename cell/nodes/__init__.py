@@ -35,6 +35,8 @@ NODES: dict[str, str] = {
     "stress": "cell.nodes.stress_node:StressNode",
     "projection": "projection.node:ProjectionNode",
     "sim-operator": "cell.nodes.sim_operator_node:SimOperatorNode",
+    "vision": "cell.nodes.vision_node:VisionNode",
+    "devices": "cell.nodes.devices_node:DevicesNode",
 }
 
 
@@ -50,11 +52,18 @@ def nodes_for(config: CellConfig) -> list[str]:
     names = ["bus", "store", "engine", "ergonomics", "stress", "projection"]
     if config.robot is not None:
         names.append("robot")
-    if config.camera.source != "sim":
-        raise NodeUnavailable(
-            f"camera.source {config.camera.source!r} needs the vision node, which is not in this version; "
-            "use source: sim (the simulated operator)")
-    names.append("sim-operator")
+    if config.devices:
+        names.append("devices")
+    if config.camera.source == "sim":
+        names.append("sim-operator")
+        return names
+    from cell.nodes.vision_node import camera_to_bench_for
+
+    try:
+        camera_to_bench_for(config)  # an uncalibrated camera is said now, not by a node restarting in a loop
+    except ValueError as exc:
+        raise NodeUnavailable(f"vision: {exc}") from None
+    names.append("vision")
     return names
 
 
@@ -65,4 +74,7 @@ def make_node(name: str, config: CellConfig, options: RunOptions):
         raise NodeUnavailable(f"no node called {name!r}; nodes: {', '.join(NODES)}") from None
     module, cls = target.split(":")
     factory: Callable = getattr(import_module(module), cls)
-    return factory(config, endpoints(config), options)
+    try:
+        return factory(config, endpoints(config), options)
+    except ValueError as exc:  # what the config asks for cannot be set up (e.g. a missing calibration file)
+        raise NodeUnavailable(f"{name}: {exc}") from None
