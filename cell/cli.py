@@ -78,11 +78,15 @@ def validate(config: Path = typer.Argument(..., help="the cell YAML"),
 def simulate(config: Path = typer.Argument(..., help="the cell YAML"),
              operator: Optional[str] = typer.Option(None, help="operator profile id (default: the first)"),
              duration: str = typer.Option("8h", help="simulated time, e.g. 8h, 90m"),
-             policy: Optional[str] = typer.Option(None, help="allocation policy: static, operator-only or ergonomic"),
+             policy: Optional[str] = typer.Option(None, help="allocation policy: static, operator-only, ergonomic "
+                                                  "or optimal"),
              seed: int = typer.Option(0, help="same seed, same result"),
              fps: float = typer.Option(1.0, help="simulated camera frames per second that are scored (the live camera path scores 5)"),
              log: Optional[Path] = typer.Option(None, help="event log (SQLite); default out/sim-<operator>-<seed>.sqlite"),
-             as_json: bool = typer.Option(False, "--json", help="print the summary as one JSON object")) -> None:
+             as_json: bool = typer.Option(False, "--json", help="print the summary as one JSON object"),
+             stress_at: Optional[str] = typer.Option(None, help="heart beats from an emulated heart-rate bridge "
+                                                     "(its serial lines, the devices' parser) whose HRV drops at "
+                                                     "this time, e.g. 30m")) -> None:
     """Simulate a shift on a virtual clock and print a summary."""
     from cell.simulator.shift import run_shift
 
@@ -101,7 +105,8 @@ def simulate(config: Path = typer.Argument(..., help="the cell YAML"),
     if log_path.exists():
         log_path.unlink()
     summary = run_shift(cfg, operator_id=profile.id, policy=policy, duration_s=parse_duration(duration),
-                        seed=seed, fps=fps, log_path=log_path)
+                        seed=seed, fps=fps, log_path=log_path,
+                        stress_at_s=parse_duration(stress_at) if stress_at else None)
     if as_json:
         typer.echo(json.dumps(summary.as_dict()))
         return
@@ -283,10 +288,12 @@ def demo(config: Path = typer.Option(EXAMPLE_CELL, help="the cell to demonstrate
 from cell.cli_calibrate import calibrate_app  # noqa: E402  (calibration commands live in their own module)
 from cell.cli_robot import robot_app  # noqa: E402  (the commissioning commands live in their own module)
 from cell.cli_vision import vision_app  # noqa: E402
+from cell.cli_devices import devices_app  # noqa: E402
 
 app.add_typer(robot_app, name="robot")
 app.add_typer(calibrate_app, name="calibrate")
 app.add_typer(vision_app, name="vision")
+app.add_typer(devices_app, name="devices")
 
 ergonomics_app = typer.Typer(add_completion=False, no_args_is_help=True,
                              help="Ergonomic scoring of single postures: landmarks or joint angles in, RULA and REBA out.")

@@ -224,15 +224,38 @@ class Robot(Model):
     programs: dict[Id, RobotProgram] = Field(default_factory=dict, description="step id -> program")
 
 
+class DeviceProtocol(Model):
+    """A bench device's line protocol where vendors differ (docs/devices.md has each kind's defaults).
+
+    ``patterns``: what the device sends, event -> regular expression (named groups carry the
+    values); ``commands``: what it is sent, command -> template with ``{fields}``. Only the
+    entries given replace the kind's defaults."""
+
+    line_ending: Literal["\n", "\r\n", "\r"] = "\n"
+    encoding: str = "ascii"
+    patterns: dict[str, str] = Field(default_factory=dict)
+    commands: dict[str, str] = Field(default_factory=dict)
+
+
+DeviceKind = Literal["button_box", "pedal", "stack_light", "pick_to_light", "heart_rate", "torque_tool"]
+
+
 class Device(Model):
     id: Id
-    kind: Literal["button_box", "pedal", "stack_light", "pick_to_light", "heart_rate", "torque_tool"]
+    kind: DeviceKind
     url: str = Field(min_length=1, description="pyserial URL: /dev/ttyUSB0, socket://host:port, loop://")
-    baudrate: int = 9600
+    baudrate: int = Field(default=9600, gt=0)
     bytesize: Literal[5, 6, 7, 8] = 8
     parity: Literal["N", "E", "O"] = "N"
     stopbits: Literal[1, 2] = 1
-    timeout_s: float = Field(default=0.2, gt=0)
+    timeout_s: float = Field(default=0.2, gt=0, description="read timeout")
+    reconnect_max_s: float = Field(default=10.0, gt=0, description="longest wait between reopen attempts")
+    protocol: DeviceProtocol = Field(default_factory=DeviceProtocol)
+    keys: dict[str, Literal["confirm", "help", "pause", "resume"]] = Field(
+        default_factory=dict, description="button box / pedal: key name -> what pressing it does "
+                                          "(default: every key confirms)")
+    long_press_s: float = Field(default=1.0, gt=0, le=10, description="held this long: a long press")
+    bins: dict[Id, int] = Field(default_factory=dict, description="pick-to-light: zone id -> the light's number")
 
 
 class Pick(Model):

@@ -60,6 +60,22 @@ def _checks(c: CellConfig) -> Iterator[Problem]:
                 break
 
     device_ids = [d.id for d in c.devices]
+    bins = [z.id for z in c.zones if z.kind == "bin"]
+    for di, d in enumerate(c.devices):
+        for zid in d.bins:
+            if zid not in bins:
+                yield ("devices", di, "bins", zid), f"'{zid}' is not a bin zone; allowed: {_allowed(bins)}"
+        if d.bins and d.kind != "pick_to_light":
+            yield ("devices", di, "bins"), f"'bins' is for a pick_to_light device (this one is a {d.kind})"
+        if d.keys and d.kind not in ("button_box", "pedal"):
+            yield ("devices", di, "keys"), f"'keys' is for a button_box or pedal (this one is a {d.kind})"
+        if d.protocol.patterns or d.protocol.commands or d.protocol.encoding != "ascii":
+            from cell.devices.protocols import DeviceProtocolParser
+
+            try:
+                DeviceProtocolParser(d)
+            except ValueError as exc:
+                yield ("devices", di, "protocol"), str(exc)
     all_steps: set[str] = set()
     # robot programs and operator limits name steps by id across tasks, so ids are unique cell-wide
     first_task: dict[str, str] = {}
@@ -131,9 +147,10 @@ def _checks(c: CellConfig) -> Iterator[Problem]:
     for pi, check in enumerate(c.vision.part_checks):
         if check.zone not in zones:
             yield ("vision", "part_checks", pi, "zone"), f"'{check.zone}' is not a zone; allowed: {_allowed(zone_ids)}"
-        elif zones[check.zone].kind not in PLACE_KINDS:
+        elif zones[check.zone].kind not in ("fixture", "tray"):
+            fitting = [z.id for z in c.zones if z.kind in ("fixture", "tray")]
             yield (("vision", "part_checks", pi, "zone"), f"zone '{check.zone}' is a {zones[check.zone].kind}; a part "
-                   f"check looks into a fixture; allowed: {_allowed([z.id for z in c.zones if z.kind in PLACE_KINDS])}")
+                   f"check looks into a fixture or tray; allowed: {_allowed(fitting)}")
     checked = {p.zone for p in c.vision.part_checks}
     for ti, task in enumerate(c.tasks):
         for si, step in enumerate(task.steps):

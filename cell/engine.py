@@ -32,7 +32,6 @@ _LATEST = {ExposureSummary: "_exposure", FatigueState: "_fatigue", StressEstimat
 STEP_COST_ALPHA = 0.02      # learning rate of a step's usual RULA score (about the last 50 scored frames)
 STEP_COST_MIN_FRAMES = 20   # measured frames before the learned cost replaces the posture-profile guess
 CONFIRM_DEVICES = ("button_box", "pedal")  # devices a step can be confirmed with by hand (or foot)
-CONFIRM_EVENTS = ("press", "confirm")
 
 
 class Run(msgspec.Struct):
@@ -134,7 +133,7 @@ class TaskEngine:
         self._stress = StressEstimate(src="", t=0.0, operator_id=operator.id, index=0.0, confidence=0.0)
         self._last_alloc: Allocation | None = None
         self._bins = {z.id for z in config.zones if z.kind == "bin"}
-        self._confirm_devices = {d.id for d in config.devices if d.kind in CONFIRM_DEVICES}
+        self._devices = {d.id: d for d in config.devices}
         self._help_buttons = {z.id for z in config.zones if z.kind == "button" and z.button == "help"}
         self._exposure: ExposureSummary | None = None
         self._fatigue: FatigueState | None = None
@@ -618,7 +617,8 @@ class TaskEngine:
         if v.by == "button":
             if step.action == "press" and run.phase != "verifying":
                 return True  # the press that did the action is the confirmation
-            return ev is not None and ev.kind == "press" and ev.zone == v.zone
+            # the projected button, or a button box / pedal key that confirms
+            return ev is not None and ((ev.kind == "press" and ev.zone == v.zone) or ev.kind == "confirm")
         if v.by == "part_present":
             zone = v.zone or (step.place.zone if step.place else None)
             return run.part_seen or (ev is not None and ev.kind == "part_present" and ev.zone == zone)
@@ -627,8 +627,30 @@ class TaskEngine:
         return False  # device and robot verification arrive by their own messages
 
     def _on_device(self, ev: DeviceEvent, now: float) -> list[Message]:
-        if self.state.manual and ev.kind in CONFIRM_EVENTS and ev.device in self._confirm_devices:
-            return self._confirm_by_hand(now)
+        """What a bench device's event means for the work (docs/devices.md).
+
+        A button box or pedal key does what ``Device.keys`` says (confirm by default): a
+        confirmation is the done button, or, with the camera lost, finishes the step. A
+        pick-to-light acknowledgement is a pick from its bin. A step verified by a device
+        is done on that device's event, except a torque tool's NOK: the step stays open."""
+        device = self._devices.get(ev.device)
+        if device is not None and device.kind in CONFIRM_DEVICES and ev.kind == "press":
+            action = device.keys.get(ev.text, "confirm")
+            if action == "help":
+                return self._set_help(True, now)
+            if action in ("pause", "resume"):
+                return getattr(self, action)("paused at the bench", now)
+            if self.state.manual:
+                return self._confirm_by_hand(now)
+            return self._on_task_event(TaskEvent(src=ev.src, t=now, kind="confirm", detail=ev.device), now)
+        if device is not None and device.kind == "pick_to_light" and ev.kind == "ack":
+            zone = next((z for z, n in device.bins.items() if n == int(ev.values.get("bin", -1))), None)
+            if zone is None:
+                return []
+            step = self.operator_step()
+            quantity = step.pick.quantity if step is not None and step.pick and step.pick.zone == zone else 1
+            return self._on_task_event(TaskEvent(src=ev.src, t=now, kind="pick", zone=zone, quantity=quantity,
+                                                 detail=f"{ev.device} acknowledged"), now)
         o = self.state.current
         run = o.op if o else None
         if o is None or run is None or self.paused:
@@ -637,6 +659,9 @@ class TaskEngine:
         v = step.verify
         if v.by == "device" and ev.device == v.device and (v.event is None or ev.kind == v.event) \
                 and run.phase in ("active", "verifying") and (run.acted or step.action == "confirm"):
+            if ev.values.get("ok", 1.0) < 0.5:  # e.g. a screw below torque: not done, and counted
+                o.errors += 1
+                return [self.step_state(now, run=run)]
             out: list[Message] = []
             self._finish(run, now, out)
             return out

@@ -80,6 +80,12 @@ BROKEN = [
      "        verify: {by: timer}\n        who: both\n        plan: operator\n        target_time_s: 12", "tasks[0].steps[2].verify", "seconds"),
     ("tasks/desk-lamp.yaml", "        who: operator\n        target_time_s: 15", "        who: operator\n        plan: cobot\n        target_time_s: 15",
      "tasks[0].steps[4].plan", "only for steps with who: both"),
+    ("lamp-cell.yaml", "orders:\n", "devices:\n  - {id: lights, kind: pick_to_light, url: 'loop://', bins: {bin_stems: 1}}\n"
+     "orders:\n", "devices[0].bins.bin_stems", "not a bin zone"),
+    ("lamp-cell.yaml", "orders:\n", "vision:\n  part_checks:\n    - {zone: bin_base, empty_image: e.png, filled_image: f.png}\n"
+     "orders:\n", "vision.part_checks[0].zone", "looks into a fixture", "    - {zone: bin_base"),
+    ("lamp-cell.yaml", "orders:\n", "devices:\n  - {id: pedal, kind: pedal, url: 'loop://', protocol: {patterns: "
+     "{push: '^P1'}}}\norders:\n", "devices[0].protocol", "its patterns are down, up"),
 ]
 
 

@@ -647,3 +647,53 @@ def test_optimal_search_finds_the_plan_that_trying_every_plan_finds(cfg, repeat)
         assert best[first] <= min(best.values()) * 1.02 + 1e-6, (trial, first, best)
         exact += best[first] <= min(best.values()) + 1e-6
     assert exact == trials if repeat == 1 else exact >= trials - 1
+
+
+def with_devices(cfg, *devices):
+    return cfg.model_copy(update={"devices": list(devices)})
+
+
+def test_bench_devices_confirm_call_help_and_acknowledge_picks(cfg):
+    """A button box key does what the YAML says; a pick-to-light acknowledgement is a pick from its bin."""
+    from cell.config import Device
+    from cell.messages import DeviceEvent
+
+    box = Device(id="box", kind="button_box", url="loop://", keys={"1": "confirm", "2": "help"})
+    ptl = Device(id="ptl", kind="pick_to_light", url="loop://", bins={"bin_base": 1, "bin_screws": 3})
+    e = engine(with_devices(cfg, box, ptl))
+    e.start_order("desk-lamp", 1, 0.0)
+    key = lambda n, t: DeviceEvent(src="devices", t=t, device="box", kind="press", text=n)  # noqa: E731
+    assert last_state(e.handle(key("2", 0.5), 0.5)).help_requested
+    # base_to_fixture: the light at bin A acknowledged is the pick; the camera sees the place
+    e.handle(DeviceEvent(src="devices", t=1.0, device="ptl", kind="ack", values={"bin": 1}), 1.0)
+    assert states(e.handle(ev("place", "fixture", 2.0), 2.0))[0].phase == "done"
+    do_operator_step(e, 3.0)  # insert_stem
+    # screw_stem (two screws, then the done button): the light's acknowledgement takes both screws
+    assert e.operator_step().id == "screw_stem"
+    e.handle(DeviceEvent(src="devices", t=4.0, device="ptl", kind="ack", values={"bin": 3}), 4.0)
+    assert last_state(e.handle(ev("place", "fixture", 5.0), 5.0)).phase == "verifying"
+    # an unknown light number is nothing; key 1 confirms like the projected done button
+    assert e.handle(DeviceEvent(src="devices", t=5.5, device="ptl", kind="ack", values={"bin": 9}), 5.5) == []
+    assert ("screw_stem", "done") in [(s.step_id, s.phase) for s in states(e.handle(key("1", 6.0), 6.0))]
+
+
+def test_a_torque_tool_nok_keeps_the_step_open(cfg):
+    from cell.config import Device, Verify
+    from cell.messages import DeviceEvent
+
+    tool = Device(id="driver", kind="torque_tool", url="loop://")
+    task = cfg.tasks[0]
+    screw = task.step("screw_stem").model_copy(update={"verify": Verify(by="device", device="driver", event="torque")})
+    task = task.model_copy(update={"steps": [screw if s.id == "screw_stem" else s for s in task.steps]})
+    e = engine(with_devices(cfg, tool).model_copy(update={"tasks": [task]}))
+    e.start_order("desk-lamp", 1, 0.0)
+    do_operator_step(e, 1.0)
+    do_operator_step(e, 2.0)
+    for t in (3.0, 3.5):
+        e.handle(ev("pick", "bin_screws", t), t)
+    e.handle(ev("place", "fixture", 4.0), 4.0)
+    nok = DeviceEvent(src="devices", t=5.0, device="driver", kind="torque", values={"ok": 0, "torque_nm": 3.1})
+    out = e.handle(nok, 5.0)
+    assert last_state(out).phase == "verifying" and last_state(out).errors == 1 and e.operator_step().id == "screw_stem"
+    ok = DeviceEvent(src="devices", t=6.0, device="driver", kind="torque", values={"ok": 1, "torque_nm": 4.5})
+    assert ("screw_stem", "done") in [(s.step_id, s.phase) for s in states(e.handle(ok, 6.0))]

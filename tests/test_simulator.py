@@ -148,3 +148,25 @@ def test_shift_with_the_learned_stress_model(cfg, tmp_path):
     late = [e for e in estimates if e["confidence"] > 0]
     assert late and all(0.0 <= e["index"] <= 1.0 for e in late) and all(e["explanation"] for e in late)
     assert 0.0 < s.mean_stress < 1.0
+
+
+@pytest.mark.slow
+def test_a_heart_rate_bridge_whose_hrv_drops_raises_stress_and_the_allocator_responds(cfg, tmp_path):
+    """End to end on the shift's clock: the emulated bridge's serial lines, the devices' parser, the
+    stress estimator, the ergonomic policy, and the event log that keeps every step of it."""
+    log = tmp_path / "events.sqlite"
+    s = run_shift(cfg, operator_id="op-experienced-02", policy="ergonomic", duration_s=3600, seed=3,
+                  log_path=log, stress_at_s=1800)
+    store = EventStore(log)
+    try:
+        beats = [e for e in store.events("DeviceEvent") if e["kind"] == "rr"]
+        stress = [(e["t"], e["index"]) for e in store.events("StressEstimate")]
+        strain = [e for e in store.events("Allocation") if e["reason"].startswith("signs of strain")]
+    finally:
+        store.close()
+    assert len(beats) > 3600 * 60 / 1000 * 0.8 and beats[0]["device"] == "heart-rate"  # ~70-90 beats a minute
+    before = [i for t, i in stress if 600 <= t < 1800]
+    after = [i for t, i in stress if t >= 2400]  # the estimate looks back 2 minutes
+    assert max(before) < 0.4 and min(after) > 0.5
+    assert strain and min(e["t"] for e in strain) > 1800 and all(e["assignee"] == "cobot" for e in strain)
+    assert "stress index 0.7" in strain[0]["reason"] and s.reassignment_reasons.get("signs of strain", 0) > 0

@@ -21,7 +21,7 @@ from cell.allocation import make_allocator
 from cell.config import CellConfig
 from cell.engine import TaskEngine
 from cell.messages import (
-    Allocation, Fault, Message, RobotCommand, RobotStatus, StepState, StressEstimate, TaskEvent,
+    Allocation, DeviceEvent, Fault, Message, RobotCommand, RobotStatus, StepState, StressEstimate, TaskEvent,
 )
 from cell.simulator.camera import SimulatedCamera
 from cell.step_tracker import StepTracker
@@ -75,7 +75,10 @@ class SimulatedShift:
 
     def __init__(self, config: CellConfig, *, operator_id: str | None = None, policy: str | None = None,
                  duration_s: float = 8 * 3600, seed: int = 0, fps: float = 1.0,
-                 store: EventStore | None = None):
+                 store: EventStore | None = None, stress_at_s: float | None = None):
+        """``stress_at_s``: the heart beats come from an emulated heart-rate bridge, its lines read by
+        the devices' real parser and logged as ``DeviceEvent``s, with the HRV dropping from that time
+        on (mental strain), instead of from the simulated operator's heart."""
         self.config = config
         self.profile = config.operator(operator_id)
         self.policy = policy or self.profile.policy or config.allocation.policy
@@ -91,6 +94,7 @@ class SimulatedShift:
         self.camera = SimulatedCamera(config, self.profile)
         self.ergo = OperatorErgonomics(self.profile, cache_size=60000)  # the camera caches poses as many
         self.stress = StressEstimator(window_s=config.stress.window_s, method=config.stress.method)
+        self._bridge = _HeartRateLines(seed, stress_at_s) if stress_at_s is not None else None
         self._log: list[Message] = []
         self.steps = StepTracker()  # the operator's step, and the units finished
         self._frames = 0
@@ -232,7 +236,12 @@ class SimulatedShift:
                         self.engine.handle(exposure_message(e, "ergonomics", self.profile.id, now), now)
             if now >= next_stress:
                 next_stress += 5.0
-                self.stress.add_beats(now, self.operator.heartbeats(now - 5.0, now))
+                if self._bridge is None:
+                    self.stress.add_beats(now, self.operator.heartbeats(now - 5.0, now))
+                else:
+                    for ev in self._bridge.until(now):
+                        self._log.append(ev)
+                        self.stress.add_beats(ev.t, [ev.values["rr_ms"]])
                 est = self.stress.estimate(now)
                 msg = StressEstimate(src="stress", t=now, operator_id=self.profile.id, index=est.index,
                                      confidence=est.confidence, contributions=est.contributions,
@@ -309,13 +318,36 @@ class SimulatedShift:
         return {k: round(v.li, 3) for k, v in lifting_indices(steps, rate).items()}
 
 
+class _HeartRateLines:
+    """An emulated heart-rate bridge's lines on the shift's clock, read by the devices' real parser."""
+
+    def __init__(self, seed: int, stress_at_s: float):
+        import random
+
+        from cell.config import Device
+        from cell.devices.emulator import HeartRateBridge
+        from cell.devices.protocols import DeviceProtocolParser
+
+        self.parser = DeviceProtocolParser(Device(id="heart-rate", kind="heart_rate", url="emulated"))
+        self.lines = HeartRateBridge(random.Random(seed), True, stress_at_s).stream(0.0)
+        self.pending = next(self.lines)
+
+    def until(self, now: float) -> list[DeviceEvent]:
+        out: list[DeviceEvent] = []
+        while self.pending[0] <= now:
+            t, line = self.pending
+            out.extend(r.to_message("devices") for r in self.parser.feed(line, t) or [] if r.kind == "rr")
+            self.pending = next(self.lines)
+        return out
+
+
 def run_shift(config: CellConfig, *, operator_id: str | None = None, policy: str | None = None,
               duration_s: float = 8 * 3600, seed: int = 0, fps: float = 1.0,
-              log_path: Path | None = None) -> ShiftSummary:
+              log_path: Path | None = None, stress_at_s: float | None = None) -> ShiftSummary:
     store = EventStore(log_path, retention_days=config.store.retention_days) if log_path else None
     try:
         return SimulatedShift(config, operator_id=operator_id, policy=policy, duration_s=duration_s,
-                              seed=seed, fps=fps, store=store).run()
+                              seed=seed, fps=fps, store=store, stress_at_s=stress_at_s).run()
     finally:
         if store is not None:
             store.close()
