@@ -71,7 +71,8 @@ def validate(config: Path = typer.Argument(..., help="the cell YAML"),
                f"  operators  {len(ids['operators'])}: {', '.join(ids['operators'])}\n"
                f"  robot      {robot}\n"
                f"  camera     {cfg.camera.source}   projector display {cfg.projector.display} "
-               f"{cfg.projector.resolution[0]}x{cfg.projector.resolution[1]}")
+               f"{cfg.projector.resolution[0]}x{cfg.projector.resolution[1]}\n"
+               f"  devices    " + (", ".join(f"{d.id} ({d.kind}, {d.url})" for d in cfg.devices) or "none"))
 
 
 @app.command()
