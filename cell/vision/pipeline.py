@@ -1,4 +1,4 @@
-"""The vision core a vision node calls for every camera frame: image -> landmarks -> hands on the bench -> task events.
+"""The vision core the vision node calls per camera frame: image -> landmarks -> hands on the bench -> events.
 
 Pure apart from the pose model it holds: the frame and its time come in, a
 ``VisionOutput`` goes out; nothing here reads a clock, a camera or the bus, so
@@ -54,12 +54,12 @@ def make_pose_backend(vision: Vision, resolve: Callable[[Path], Path], *, video:
         return OnnxPoseModel(vision.onnx, resolve(vision.onnx.model))
     import mediapipe
 
-    name = POSE_MODELS[vision.model_complexity]
-    if not (Path(mediapipe.__file__).parent / "modules" / "pose_landmark" / name).is_file():
-        shipped = [c for c, n in POSE_MODELS.items()
-                   if (Path(mediapipe.__file__).parent / "modules" / "pose_landmark" / n).is_file()]
-        raise ValueError(f"vision.model_complexity {vision.model_complexity}: the mediapipe wheel has no {name} "
-                         f"and the cell does not download models; allowed here: {shipped}")
+    models = Path(mediapipe.__file__).parent / "modules" / "pose_landmark"
+    shipped = [c for c, name in POSE_MODELS.items() if (models / name).is_file()]
+    if vision.model_complexity not in shipped:
+        raise ValueError(f"vision.model_complexity {vision.model_complexity}: the mediapipe wheel has no "
+                         f"{POSE_MODELS[vision.model_complexity]} and the cell does not download models; "
+                         f"allowed here: {shipped}")
     return MediaPipePose(static_image=not video, model_complexity=vision.model_complexity, hands=vision.hands)
 
 
