@@ -5,6 +5,14 @@ robot status change and fault is kept with its source timestamp and the
 wall-clock time it was written. Pose frames and images are never stored:
 we keep derived metrics, not pictures of people. Rows older than the
 retention period are deleted by ``purge``.
+
+Every row names the operator who was at the cell when it was written
+(``operator_id``): the message's own field where it has one, else the
+store's ``operator_id`` (the cell has one operator at a time). Step states,
+allocations, robot status and faults have no operator field, but together
+they tell how a person worked, so they are the operator's data too; an
+export or a delete by operator must not miss them (docs/privacy.md).
+Deleted rows are overwritten (``secure_delete``), not just unlinked.
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ import msgspec
 
 from cell.messages import Message, PoseFrame
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# 1 -> 2: rows carry the operator at the cell even when the message has no operator field.
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,31 +53,58 @@ CREATE INDEX IF NOT EXISTS events_wall ON events(wall);
 NOT_STORED = (PoseFrame,)  # frames of a person's body are not kept
 
 
+def _attribute_v1_rows(db: sqlite3.Connection) -> None:
+    """1 -> 2: version 1 left ``operator_id`` empty for messages without that field.
+
+    In a log that names one operator only (``cell simulate``, one person per
+    bench), those rows are certainly theirs and get the id. In a log that
+    names several, who was at the cell for each such row cannot be told for
+    sure, so they stay empty rather than be guessed into the wrong person's
+    export; ``cell data`` counts them and retention still deletes them.
+    """
+    ops = [o for (o,) in db.execute("SELECT DISTINCT operator_id FROM events WHERE operator_id IS NOT NULL")]
+    if len(ops) == 1:
+        db.execute("UPDATE events SET operator_id=? WHERE operator_id IS NULL", (ops[0],))
+
+
+_MIGRATIONS = {1: _attribute_v1_rows}  # from version -> step to the next
+
+
 class EventStore:
-    def __init__(self, path: str | Path, *, retention_days: int = 90, clock=time.time):
+    """``operator_id``: the operator at the cell, given to rows whose message names nobody (None: left empty)."""
+
+    def __init__(self, path: str | Path, *, retention_days: int = 90, clock=time.time,
+                 operator_id: str | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.retention_days = retention_days
         self.clock = clock
+        self.operator_id = operator_id
         self.db = sqlite3.connect(str(self.path), timeout=10.0, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA secure_delete=ON")  # deleted rows are zeroed in the file, not left in free pages
         self._migrate()
 
     def _migrate(self) -> None:
         with self.db:
             self.db.executescript(_SCHEMA)
             row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is None:
+            if row is None:  # a new file
                 self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
+                return
+            version = int(row[0])
+            if version > SCHEMA_VERSION:
                 raise RuntimeError(f"{self.path} has schema version {row[0]}; this version of the cell "
                                    f"software reads up to {SCHEMA_VERSION}. Update the software.")
+            for v in range(version, SCHEMA_VERSION):
+                _MIGRATIONS[v](self.db)
+            if version < SCHEMA_VERSION:
+                self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
-    @staticmethod
-    def _row(msg: Message, wall: float) -> tuple:
+    def _row(self, msg: Message, wall: float) -> tuple:
         return (msg.t, wall, type(msg).__name__, msg.topic(), msg.src, getattr(msg, "order_id", None),
-                getattr(msg, "step_id", None), getattr(msg, "operator_id", None),
+                getattr(msg, "step_id", None), getattr(msg, "operator_id", None) or self.operator_id,
                 msgspec.json.encode(msg).decode())
 
     def append(self, msg: Message) -> None:
@@ -104,12 +140,51 @@ class EventStore:
         for (payload,) in self.db.execute(sql + " ORDER BY id", args):
             yield json.loads(payload)
 
+    # ---- data about people: retention, export, delete (cell data ...) ------------------
+    def cutoff(self) -> float:
+        """Unix time before which rows are past the retention period."""
+        return self.clock() - self.retention_days * 86400.0
+
     def purge(self) -> int:
         """Delete rows older than the retention period; return how many went."""
-        cutoff = self.clock() - self.retention_days * 86400.0
         with self.db:
-            cur = self.db.execute("DELETE FROM events WHERE wall < ?", (cutoff,))
+            cur = self.db.execute("DELETE FROM events WHERE wall < ?", (self.cutoff(),))
         return cur.rowcount
+
+    def operators(self) -> dict[str, int]:
+        """Operator id -> rows about them (rows that name nobody are counted by ``unattributed``)."""
+        return dict(self.db.execute("SELECT operator_id, COUNT(*) FROM events WHERE operator_id IS NOT NULL "
+                                    "GROUP BY operator_id ORDER BY operator_id").fetchall())
+
+    def unattributed(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM events WHERE operator_id IS NULL").fetchone()[0]
+
+    def last_operator(self) -> str | None:
+        """Who was at the cell when the newest row naming someone was written."""
+        row = self.db.execute("SELECT operator_id FROM events WHERE operator_id IS NOT NULL "
+                              "ORDER BY id DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def rows(self, operator_id: str) -> Iterator[dict]:
+        """Every row about one operator, whole: the columns and the message (for an export)."""
+        cur = self.db.execute("SELECT id, t, wall, type, topic, src, order_id, step_id, operator_id, payload "
+                              "FROM events WHERE operator_id=? ORDER BY id", (operator_id,))
+        cols = [c[0] for c in cur.description]
+        for r in cur:
+            row = dict(zip(cols, r))
+            row["payload"] = json.loads(row["payload"])
+            yield row
+
+    def delete_operator(self, operator_id: str) -> int:
+        """Delete every row about one operator; return how many went. ``vacuum`` then shrinks the file."""
+        with self.db:
+            cur = self.db.execute("DELETE FROM events WHERE operator_id=?", (operator_id,))
+        return cur.rowcount
+
+    def vacuum(self) -> None:
+        """Rebuild the file and empty the write-ahead log, so no copy of deleted rows is left on disk."""
+        self.db.execute("VACUUM")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         self.db.close()
