@@ -11,6 +11,11 @@
     cell vision probe IMAGE|VIDEO    landmarks, hands and RULA/REBA per frame, as JSON lines
     cell ergonomics score FILE     RULA and REBA of one posture (landmarks or joint angles), as JSON
     cell ergonomics landmarks IMG  body and hand landmarks of a photograph (MediaPipe), as JSON
+    cell devices monitor|emulate   the bench's serial devices (and emulated ones to try a config)
+    cell report CONFIG --operator ID | --cell   the job coach's / integrator's report (HTML)
+    cell simulate-week CONFIG      a simulated working week for every profile, with its reports
+    cell adapt CONFIG --operator ID  step adaptations the recorded data supports, as a YAML patch
+    cell data export|delete|purge CONFIG --operator ID   an operator's data: hand it over, delete it
 """
 
 from __future__ import annotations
@@ -290,11 +295,18 @@ from cell.cli_calibrate import calibrate_app  # noqa: E402  (calibration command
 from cell.cli_robot import robot_app  # noqa: E402  (the commissioning commands live in their own module)
 from cell.cli_vision import vision_app  # noqa: E402
 from cell.cli_devices import devices_app  # noqa: E402
+from cell.cli_data import data_app  # noqa: E402  (export, delete and retention of operators' data)
+from cell.cli_report import report as report_command, simulate_week as simulate_week_command  # noqa: E402
+from cell.cli_adapt import adapt  # noqa: E402
 
 app.add_typer(robot_app, name="robot")
 app.add_typer(calibrate_app, name="calibrate")
 app.add_typer(vision_app, name="vision")
 app.add_typer(devices_app, name="devices")
+app.add_typer(data_app, name="data")
+app.command("report")(report_command)
+app.command("simulate-week")(simulate_week_command)
+app.command("adapt")(adapt)
 
 ergonomics_app = typer.Typer(add_completion=False, no_args_is_help=True,
                              help="Ergonomic scoring of single postures: landmarks or joint angles in, RULA and REBA out.")

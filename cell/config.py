@@ -387,7 +387,9 @@ class OperatorLimits(Model):
     no_overhead: bool = False
     no_low_reach: bool = False
     forbidden_steps: list[Id] = Field(default_factory=list)
-    practice_steps: list[Id] = Field(default_factory=list)
+    practice_steps: list[Id] = Field(default_factory=list, description="reserved for practice: a 'both' step "
+                                     "stays with the operator (unless a limit sends it to the cobot) and is shown "
+                                     "with full guidance (cell.adaptation.guidance_for)")
 
 
 class OperatorSimulation(Model):
@@ -415,11 +417,81 @@ class DisplayPrefs(Model):
                              "(skipped quietly where there is no audio device)")
 
 
+Guidance = Literal["full", "standard", "minimal"]
+SubStepAction = Literal["pick", "place", "pick_place", "press", "confirm"]
+
+
+class SubStep(Model):
+    """One part of a step split for one operator: its own text, picture and action, verified on its own.
+
+    Its id is derived: the step's id, a dot and its number from 1 (``screw_stem.1``). What it
+    does not give comes from the step: pictogram, verification ``hand_in_zone``, posture and
+    load; its target time is the step's divided evenly over the sub-steps."""
+
+    title: Text
+    instruction: Text
+    pictogram: str | None = Field(default=None, description="default: the adaptation's, else the step's")
+    action: SubStepAction | None = Field(default=None, description="default: from what is given: pick and "
+                                         "place -> pick_place, pick -> pick, place -> place, press -> press, "
+                                         "none -> confirm")
+    pick: Pick | None = None
+    place: Place | None = None
+    press: Id | None = None
+    highlight: list[Id] = Field(default_factory=list)
+    verify: Verify = Field(default_factory=Verify)
+    guidance: Guidance | None = Field(default=None, description="default: the adaptation's, else the profile's")
+    target_time_s: float | None = Field(default=None, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _action_fields(self) -> "SubStep":
+        action = self.effective_action()
+        need = {"pick": ("pick",), "place": ("place",), "pick_place": ("pick", "place"), "press": ("press",),
+                "confirm": ()}[action]
+        for name in need:
+            if getattr(self, name) is None:
+                raise ValueError(f"action '{action}' needs '{name}'")
+        return self
+
+    def effective_action(self) -> str:
+        if self.action is not None:
+            return self.action
+        if self.pick and self.place:
+            return "pick_place"
+        if self.pick:
+            return "pick"
+        if self.place:
+            return "place"
+        if self.press:
+            return "press"
+        return "confirm"
+
+
+class StepAdaptation(Model):
+    """How one step is shown and split for one operator (the job coach's per-person adaptation).
+
+    Who may do the step is not set here: ``limits`` does that (forbidden_steps, practice_steps)."""
+
+    title: Text | None = Field(default=None, description="replaces the step's title for this person")
+    instruction: Text | None = Field(default=None, description="replaces the step's instruction for this person")
+    pictogram: str | None = None
+    guidance: Guidance | None = Field(default=None, description="the guidance level of this step "
+                                      "(default: the profile's; full for a practice step)")
+    split: list[SubStep] | None = Field(default=None, min_length=2, max_length=9, description="the step done "
+                                        "in parts by this person (then only by this person: never by the cobot)")
+
+    @model_validator(mode="after")
+    def _split_texts(self) -> "StepAdaptation":
+        if self.split is not None and (self.title is not None or self.instruction is not None):
+            raise ValueError("a split step shows its sub-steps' texts: give 'title' and 'instruction' in each "
+                             "sub-step, not on the step")
+        return self
+
+
 class OperatorProfile(Model):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=32,
                              description="a pseudonym, never a name")]
     language: LanguageCode = "nl"
-    guidance: Literal["full", "standard", "minimal"] = "standard"
+    guidance: Guidance = "standard"
     reading_support: Literal["pictograms", "short_text", "full_text"] = "short_text"
     handedness: Literal["right", "left"] = "right"
     seated: bool = False
@@ -428,6 +500,8 @@ class OperatorProfile(Model):
     body: Body = Field(default_factory=Body)
     policy: Literal["static", "operator-only", "ergonomic", "optimal"] | None = None
     display: DisplayPrefs = Field(default_factory=DisplayPrefs)
+    steps: dict[Id, StepAdaptation] = Field(default_factory=dict, description="step id -> how this person "
+                                            "sees and does that step (cell.adaptation applies it)")
     simulation: OperatorSimulation = Field(default_factory=OperatorSimulation)
 
 

@@ -187,3 +187,99 @@ def _checks(c: CellConfig) -> Iterator[Problem]:
                     yield (("operators", oi, "limits", clash[0]),
                            f"step '{step.id}' {clash[1]} '{op.id}' but only a person may do it (who: operator); "
                            "make the step who: both (the cobot takes it) or change this profile")
+
+    yield from _operator_steps(c)
+
+
+def _operator_steps(c: CellConfig) -> Iterator[Problem]:
+    """Per-operator step adaptations (``operators[].steps``) and practice steps: steps that exist, sub-steps
+    that point at fitting zones, splits only of steps this person may do (cell.adaptation)."""
+    from cell.adaptation import sub_step_id
+
+    zones = {z.id: z for z in c.zones}
+    zone_ids = list(zones)
+    device_ids = [d.id for d in c.devices]
+    checked = {p.zone for p in c.vision.part_checks}
+    steps = {s.id: s for t in c.tasks for s in t.steps}
+    all_steps = sorted(steps)
+
+    def ref(loc: Loc, zone_id: str, kinds: set[str] | None, role: str) -> Iterator[Problem]:
+        if zone_id not in zones:
+            yield loc, f"'{zone_id}' is not a zone; allowed: {_allowed(zone_ids)}"
+        elif kinds and zones[zone_id].kind not in kinds:
+            fitting = [z.id for z in c.zones if z.kind in kinds]
+            yield (loc, f"zone '{zone_id}' is a {zones[zone_id].kind}, a sub-step cannot {role} it; "
+                   f"allowed: {_allowed(fitting)}")
+
+    def texts(loc: Loc, text: dict | None, op_language: str) -> Iterator[Problem]:
+        if text is not None and op_language not in text and c.cell.language not in text:
+            yield (loc, f"no text in this operator's language '{op_language}' or the cell language "
+                   f"'{c.cell.language}'; given: {_allowed(sorted(text))}")
+
+    for oi, op in enumerate(c.operators):
+        lim = op.limits
+        for k, sid in enumerate(lim.practice_steps):
+            step = steps.get(sid)
+            if step is not None and step.who == "cobot":
+                yield (("operators", oi, "limits", "practice_steps", k),
+                       f"step '{sid}' is done by the cobot only (who: cobot); practice is for steps a person may do")
+            if sid in lim.forbidden_steps:
+                yield (("operators", oi, "limits", "practice_steps", k),
+                       f"step '{sid}' is also in forbidden_steps; a step is either practised by this person "
+                       "or kept from them, not both")
+        for sid, adaptation in op.steps.items():
+            here: Loc = ("operators", oi, "steps", sid)
+            step = steps.get(sid)
+            if step is None:
+                yield here, f"'{sid}' is not a step; allowed: {_allowed(all_steps)}"
+                continue
+            for name in ("title", "instruction"):
+                yield from texts(here + (name,), getattr(adaptation, name), op.language)
+            if adaptation.split is None:
+                continue
+            if step.who == "cobot":
+                yield (here + ("split",), f"step '{sid}' is done by the cobot only (who: cobot); only a step a "
+                       "person does can be split")
+                continue
+            clash = None
+            if sid in lim.forbidden_steps:
+                clash = "is in this profile's forbidden_steps"
+            elif lim.max_load_kg is not None and step.load_kg > lim.max_load_kg:
+                clash = f"weighs {step.load_kg:g} kg, above this profile's max_load_kg of {lim.max_load_kg:g}"
+            elif lim.no_overhead and step.posture.reach in ("high", "overhead"):
+                clash = "needs a high reach, which this profile rules out (no_overhead)"
+            elif lim.no_low_reach and step.posture.reach == "low":
+                clash = "needs a low reach, which this profile rules out (no_low_reach)"
+            if clash:
+                yield (here + ("split",), f"a split step is done by this person only (the cobot's program is "
+                       f"for the whole step), but step '{sid}' {clash}; remove the split or the limit")
+            for k, sub in enumerate(adaptation.split):
+                at: Loc = here + ("split", k)
+                new_id = sub_step_id(sid, k + 1)
+                if new_id in steps:
+                    yield (at, f"this sub-step's id '{new_id}' (step id, a dot, its number) is also a step of the "
+                           "cell; rename that step")
+                elif len(new_id) > 64:
+                    yield at, f"this sub-step's id '{new_id}' is longer than 64 characters; shorten the step id"
+                for name in ("title", "instruction"):
+                    yield from texts(at + (name,), getattr(sub, name), op.language)
+                if sub.pick:
+                    yield from ref(at + ("pick", "zone"), sub.pick.zone, PICK_KINDS, "pick from")
+                if sub.place:
+                    yield from ref(at + ("place", "zone"), sub.place.zone, PLACE_KINDS, "place into")
+                if sub.press:
+                    yield from ref(at + ("press",), sub.press, BUTTON_KINDS, "press")
+                for hi, zid in enumerate(sub.highlight):
+                    yield from ref(at + ("highlight", hi), zid, None, "highlight")
+                v = sub.verify
+                if v.zone:
+                    yield from ref(at + ("verify", "zone"), v.zone, BUTTON_KINDS if v.by == "button" else None,
+                                   "be verified by")
+                if v.device and v.device not in device_ids:
+                    yield at + ("verify", "device"), f"'{v.device}' is not a device; allowed: {_allowed(device_ids)}"
+                if v.by == "robot":
+                    yield (at + ("verify", "by"), "verify by 'robot' is for cobot-only steps; a sub-step is done "
+                           "by the operator: hand_in_zone, button, device, part_present or timer")
+                if v.by == "part_present" and (v.zone or (sub.place and sub.place.zone)) not in checked:
+                    yield (at + ("verify", "by"), "this sub-step is verified by 'part_present' but "
+                           "vision.part_checks has no check for its zone; add one (zone, empty_image, filled_image)")

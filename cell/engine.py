@@ -13,6 +13,11 @@ A lost camera does not pause: the engine falls back to manual confirmation
 (a button box or pedal press, or a ``confirm`` event from the bench PC's key
 finishes the operator's step) and says so in every step state (``manual``)
 until the camera is back.
+
+The engine runs each task as its operator does it (``cell.adaptation.task_for``):
+a step the profile splits is its sub-steps (``screw_stem.1``, ``screw_stem.2``), in
+order, each verified on its own and always the operator's; step indices and
+``StepState.step_count`` count the adapted steps.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from collections import deque
 
 import msgspec
 
+from cell.adaptation import task_for
 from cell.allocation import Allocator, LiveLoad, StepForecast, default_assignee, prior_cost
-from cell.config import CellConfig, OperatorProfile, Step
+from cell.config import CellConfig, OperatorProfile, Step, Task
 from cell.messages import (
     Allocation, DeviceEvent, EngineCommand, ErgonomicScore, ExposureSummary, FatigueState, Fault, Message,
     RobotCommand, RobotStatus, Snapshot, StepState, StressEstimate, TaskEvent,
@@ -140,27 +146,33 @@ class TaskEngine:
         self._cost: dict[str, tuple[float, int]] = {}  # step id -> (learned mean RULA grand, frames)
         self._high: dict[str, float] = {}  # step id -> learned share of its frames at the threshold action level
         self._duration: dict[str, tuple[float, int]] = {}  # step id -> (operator's usual time, steps measured)
-        self._preds = {t.id: t.predecessors() for t in config.tasks}
+        # the tasks as this operator does them (their step adaptations and splits: cell.adaptation)
+        self._tasks = {t.id: task_for(config, t, operator) for t in config.tasks}
+        self._preds = {tid: t.predecessors() for tid, t in self._tasks.items()}
 
     # ---- queries -------------------------------------------------------------------------
     @property
     def order(self) -> OrderState | None:
         return self.state.current
 
+    def task(self, task_id: str) -> Task:
+        """A task as this operator does it (KeyError for an unknown task)."""
+        return self._tasks[task_id]
+
     def _task_steps(self) -> list[Step]:
         o = self.state.current
-        return self.config.task(o.task_id).steps if o else []
+        return self.task(o.task_id).steps if o else []
 
     def step(self) -> Step | None:
         """The step the operator sees: the one they work on, else the one the cobot is doing."""
         o = self.state.current
         if o is None:
             return None
-        return self.config.task(o.task_id).steps[o.step_index]
+        return self.task(o.task_id).steps[o.step_index]
 
     def operator_step(self) -> Step | None:
         o = self.state.current
-        return self.config.task(o.task_id).steps[o.op.index] if o and o.op else None
+        return self.task(o.task_id).steps[o.op.index] if o and o.op else None
 
     @property
     def paused(self) -> bool:
@@ -247,7 +259,7 @@ class TaskEngine:
         """A step's state as a message (default: the front step); ``new=False`` repeats the last ``seq``."""
         o = self.state.current
         assert o is not None
-        task = self.config.task(o.task_id)
+        task = self.task(o.task_id)
         run = run or o.front
         index = run.index if run else o.last_index
         if new:
@@ -278,7 +290,7 @@ class TaskEngine:
 
     # ---- orders --------------------------------------------------------------------------
     def start_order(self, task_id: str, quantity: int, now: float) -> list[Message]:
-        self.config.task(task_id)  # KeyError for an unknown task
+        self.task(task_id)  # KeyError for an unknown task
         if self.state.current is not None:
             self.state.queue.append((task_id, quantity))
             return []
@@ -305,7 +317,7 @@ class TaskEngine:
         o = self.state.current
         if o is None or self.paused:
             return
-        steps = self.config.task(o.task_id).steps
+        steps = self.task(o.task_id).steps
         for i in self._ready(o):
             if o.op is not None and o.cobot is not None:
                 break
@@ -334,7 +346,7 @@ class TaskEngine:
     def _decide(self, index: int, now: float, out: list[Message]) -> str:
         o = self.state.current
         assert o is not None
-        step = self.config.task(o.task_id).steps[index]
+        step = self.task(o.task_id).steps[index]
         decision = self.allocator.decide(step, self.operator, self.live_load(now, index))
         planned = default_assignee(step, self.config.allocation)
         reassigned = decision.assignee != planned
@@ -352,7 +364,7 @@ class TaskEngine:
         if o is None or o.cobot is None or o.cobot.run_id or self.paused or not self.cobot_available():
             return []
         assert self.config.robot is not None
-        step = self.config.task(o.task_id).steps[o.cobot.index]
+        step = self.task(o.task_id).steps[o.cobot.index]
         self.state.command_counter += 1
         o.cobot.run_id = f"{o.order_id}-u{o.unit}-{step.id}-{self.state.command_counter}"
         o.cobot.started = now
@@ -362,7 +374,7 @@ class TaskEngine:
     def _finish(self, run: Run, now: float, out: list[Message]) -> None:
         o = self.state.current
         assert o is not None
-        task = self.config.task(o.task_id)
+        task = self.task(o.task_id)
         run.phase = "done"
         if run.assignee == "operator":
             o.operator_steps += 1

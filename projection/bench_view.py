@@ -10,12 +10,16 @@ The profile decides how much the bench says and how:
 * language: every fixed bench text (``MESSAGES``) exists in Dutch, French and
   English; step texts come from the task YAML, falling back to the cell's
   language when the operator's is missing.
-* guidance: ``full`` (pictogram, highlights, quantities with a count of dots,
-  the full text), ``standard`` (pictogram, highlights, quantities, text),
+* guidance, per step (``cell.adaptation.guidance_for``: the step's own level in the
+  profile's ``steps``, full for a practice step, else the profile's): ``full``
+  (pictogram, highlights, quantities with a count of dots, the full text),
+  ``standard`` (pictogram, highlights, quantities, text),
   ``minimal`` (highlights and the step's short title only). After a wrong pick
   the quantity comes back at every level: support returns when it is needed.
 * reading_support: ``pictograms`` gets a big pictogram and the short title (one
   or two words); ``short_text`` and ``full_text`` get the instruction.
+* step adaptations: the step is shown as this person does it (``cell.adaptation.task_for``):
+  their title, instruction and pictogram, a split step's sub-step with its own text.
 * handedness: ``left`` uses each zone's ``left_rect`` where the config gives one.
 * display: font scale and high contrast are passed on for the renderer.
 
@@ -25,6 +29,7 @@ with the person; the cobot taking a step over to spare the body says so gently.
 
 from __future__ import annotations
 
+from cell.adaptation import guidance_for, task_for
 from cell.config import CellConfig, OperatorProfile, Step, Zone
 from cell.messages import Allocation, Fault, RobotStatus, StepState, TaskEvent
 from projection.view import Banner, BenchView, CobotView, Highlight, ZoneView
@@ -169,13 +174,20 @@ def _finish_zone(s: Step) -> str | None:
     return s.highlight[0] if s.highlight else None
 
 
-def _step_of(config: CellConfig, task_id: str, step_id: str | None) -> Step | None:
+def _step_of(config: CellConfig, task_id: str, step_id: str | None, profile: OperatorProfile) -> Step | None:
+    """A step as this operator does it (a sub-step of a split step too), or None."""
     if not step_id:
         return None
     try:
-        return config.task(task_id).step(step_id)
+        task = config.task(task_id)
     except KeyError:
         return None
+    for t in (task_for(config, task, profile), task):
+        try:
+            return t.step(step_id)
+        except KeyError:
+            pass
+    return None
 
 
 def bench_view(config: CellConfig, profile: OperatorProfile, step: StepState | None, *,
@@ -205,8 +217,13 @@ def bench_view(config: CellConfig, profile: OperatorProfile, step: StepState | N
     if step is None:
         return BenchView(**base, instruction=say("waiting", lang, fallback), pictogram="paused",
                          cobot=CobotView(None, busy=running, simulated=simulated, area_zone_id=area))
-    task = config.task(step.task_id)
-    s = task.step(step.step_id)
+    task = task_for(config, config.task(step.task_id), profile)
+    try:
+        s = task.step(step.step_id)
+    except KeyError:  # a step this profile splits, named whole (a preview of the task as written)
+        s = config.task(step.task_id).step(step.step_id)
+    guidance = guidance_for(profile, s.id)
+    base["guidance"] = guidance
 
     def title(st: Step) -> str:
         return st.text(st.title, lang, fallback)
@@ -216,9 +233,9 @@ def bench_view(config: CellConfig, profile: OperatorProfile, step: StepState | N
     if (cobot_state is None and cobot_step is not None and cobot_step.assignee == "cobot"
             and cobot_step.phase in _WORKING and cobot_step.order_id == step.order_id):
         cobot_state = cobot_step
-    cobot_def = _step_of(config, step.task_id, cobot_state.step_id if cobot_state else None)
+    cobot_def = _step_of(config, step.task_id, cobot_state.step_id if cobot_state else None, profile)
     if cobot_def is None and running and robot is not None:
-        cobot_def = _step_of(config, step.task_id, robot.step_id)
+        cobot_def = _step_of(config, step.task_id, robot.step_id, profile)
     stopped = bool(robot and robot.mode in ("fault", "stopped", "disconnected"))
     hint = ""
     part = ergonomic_body_part(allocation)
@@ -275,7 +292,7 @@ def bench_view(config: CellConfig, profile: OperatorProfile, step: StepState | N
         banner = Banner("info", say("took_over", lang, fallback), s.pictogram)  # the cobot's step came back
     if (banner is None and done_step is not None and done_step.assignee == "operator"
             and done_step.phase == "done" and done_step.order_id == step.order_id):
-        finished = _step_of(config, done_step.task_id, done_step.step_id)
+        finished = _step_of(config, done_step.task_id, done_step.step_id, profile)
         zone = _finish_zone(finished) if finished else None
         if zone and all(h.zone_id != zone for h in highlights):
             highlights.append(Highlight(zone, "done", None))

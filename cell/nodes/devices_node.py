@@ -17,7 +17,8 @@ bench), the job coach sees it.
 from __future__ import annotations
 
 from cell.bus import BusEndpoints
-from cell.config import CellConfig, Device
+from cell.adaptation import step_for
+from cell.config import CellConfig, Device, OperatorProfile
 from cell.messages import Fault, Message, StepState
 from cell.runtime import Node
 from cell.step_tracker import StepTracker
@@ -41,11 +42,12 @@ def stack_light_signal(state: StepState | None) -> Signal:
     return ("set", "GREEN")
 
 
-def pick_lights(config: CellConfig, device: Device, state: StepState | None) -> dict[int, int]:
+def pick_lights(config: CellConfig, device: Device, state: StepState | None,
+                profile: OperatorProfile | None = None) -> dict[int, int]:
     """Light number -> count for the operator's step that is waiting for a pick; nothing otherwise."""
     if state is None or state.assignee != "operator" or state.phase != "active" or state.paused:
         return {}
-    step = config.task(state.task_id).step(state.step_id)
+    step = step_for(config, profile or config.operator(), state.task_id, state.step_id)  # a sub-step too
     if step.pick is None or step.pick.zone not in device.bins:
         return {}
     return {device.bins[step.pick.zone]: step.pick.quantity}
@@ -58,6 +60,7 @@ class DevicesNode(Node):
         from cell.devices import DeviceLink
 
         self.config = config
+        self.profile = config.operator(options.operator_id)
         self.links = links if links is not None else {d.id: DeviceLink(d) for d in config.devices}
         self.steps = StepTracker()
         self.shown: dict[str, object] = {}       # device id -> what it was last told to show
@@ -112,7 +115,7 @@ class DevicesNode(Node):
                     command, colour = want  # type: ignore[misc]
                     link.write(command, **({"colour": colour} if colour else {}))
             elif device.kind == "pick_to_light":
-                want = pick_lights(self.config, device, self.steps.operator)
+                want = pick_lights(self.config, device, self.steps.operator, self.profile)
                 before = self.shown.get(device_id, {})
                 for light in set(before) - set(want):  # type: ignore[arg-type]
                     link.write("off", bin=light)

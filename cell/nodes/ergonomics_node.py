@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cell.adaptation import step_for
 from cell.bus import BusEndpoints
 from cell.config import CellConfig, Step
 from cell.messages import Message, PoseFrame, StepState
@@ -58,7 +59,7 @@ class ErgonomicsNode(Node):
         elif isinstance(msg, StepState):
             self.steps.update(msg)
             st = self.steps.operator
-            self.step = self.config.task(st.task_id).step(st.step_id) if st is not None else None
+            self.step = step_for(self.config, self.profile, st.task_id, st.step_id) if st is not None else None
 
     def on_tick(self, now: float) -> None:
         if not self._working():

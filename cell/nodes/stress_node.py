@@ -8,6 +8,7 @@ explanation) goes out on ``stress.estimate``.
 
 from __future__ import annotations
 
+from cell.adaptation import step_for
 from cell.bus import BusEndpoints
 from cell.config import CellConfig, Step
 from cell.messages import DeviceEvent, Message, StepState, StressEstimate, TaskEvent
@@ -22,7 +23,8 @@ class StressNode(Node):
         super().__init__("stress", endpoints, topics=["step.state", "task.event", "device.event"],
                          heartbeat_s=config.bus.heartbeat_s)
         self.config = config
-        self.operator_id = config.operator(options.operator_id).id
+        self.profile = config.operator(options.operator_id)
+        self.operator_id = self.profile.id
         self.estimator = StressEstimator(window_s=config.stress.window_s, method=config.stress.method)
         self.state: StepState | None = None
         self.step: Step | None = None
@@ -39,7 +41,7 @@ class StressNode(Node):
                                           != (msg.unit, msg.step_id)):
                 self._active_since = now
             self.state = msg
-            self.step = self.config.task(msg.task_id).step(msg.step_id)
+            self.step = step_for(self.config, self.profile, msg.task_id, msg.step_id)
         elif isinstance(msg, TaskEvent):
             if msg.kind == "wrong_pick":
                 self.estimator.add_error(now)

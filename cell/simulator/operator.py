@@ -3,7 +3,8 @@
 Pure and seeded: ``on_step(state, now)`` plans the motions of a step the
 engine gave to the operator; ``events_until(now)`` returns the task events
 (picks, places, button presses, wrong picks, help calls) whose time has
-come, exactly as tracking would report them; ``hand_targets(now)`` says where
+come, exactly as tracking would report them (the steps as this profile does
+them: its split steps' sub-steps, ``cell.adaptation``); ``hand_targets(now)`` says where
 each hand is on the bench, which the body model turns into 33-landmark pose
 frames. Fatigue slows the operator and degrades posture over the shift;
 a latent strain level drives simulated heart beats (RR intervals).
@@ -15,6 +16,7 @@ import math
 import random
 from dataclasses import dataclass
 
+from cell.adaptation import step_for
 from cell.config import CellConfig, OperatorProfile, Step
 from cell.messages import StepState, TaskEvent
 
@@ -115,7 +117,7 @@ class SimulatedOperator:
         if state.assignee != "operator" or state.phase != "active" or state.paused or key == self._step_key:
             return
         self._step_key = key
-        step = self.config.task(state.task_id).step(state.step_id)
+        step = step_for(self.config, self.profile, state.task_id, state.step_id)  # as this person does it
         self._motions.clear()
         self._events.clear()
         rng = self.rng

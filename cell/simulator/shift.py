@@ -20,6 +20,7 @@ from pathlib import Path
 from cell.allocation import make_allocator
 from cell.config import CellConfig
 from cell.engine import TaskEngine
+from cell.adaptation import step_for
 from cell.messages import (
     Allocation, DeviceEvent, Fault, Message, RobotCommand, RobotStatus, StepState, StressEstimate, TaskEvent,
 )
@@ -140,7 +141,7 @@ class SimulatedShift:
                     self._done[msg.assignee] += 1
                     if msg.assignee == "operator":
                         self._operator_steps[msg.step_id] = self._operator_steps.get(msg.step_id, 0) + 1
-                        target = self.config.task(msg.task_id).step(msg.step_id).target_time_s
+                        target = step_for(self.config, self.profile, msg.task_id, msg.step_id).target_time_s
                         self.stress.add_step(now, msg.step_id, now - self._active_since, target)
                 if msg.order_done:
                     queue.extend(self._next_order(now))
@@ -287,7 +288,7 @@ class SimulatedShift:
         if st is None or not self.steps.operator_working:
             self.ergo.rest(now)  # the cobot works or the cell waits: the operator's muscles recover
             return
-        step = self.config.task(st.task_id).step(st.step_id)
+        step = step_for(self.config, self.profile, st.task_id, st.step_id)
         frame = self.camera.frame(now, self.operator.hand_targets(now),
                                   self.operator.posture_degradation_deg(now))
         body = frame.body
@@ -344,7 +345,8 @@ class _HeartRateLines:
 def run_shift(config: CellConfig, *, operator_id: str | None = None, policy: str | None = None,
               duration_s: float = 8 * 3600, seed: int = 0, fps: float = 1.0,
               log_path: Path | None = None, stress_at_s: float | None = None) -> ShiftSummary:
-    store = EventStore(log_path, retention_days=config.store.retention_days) if log_path else None
+    store = (EventStore(log_path, retention_days=config.store.retention_days,
+                        operator_id=config.operator(operator_id).id) if log_path else None)
     try:
         return SimulatedShift(config, operator_id=operator_id, policy=policy, duration_s=duration_s,
                               seed=seed, fps=fps, store=store, stress_at_s=stress_at_s).run()
