@@ -32,11 +32,7 @@ from robot_bridge.driver import Capabilities, DriverError, DriverStatus
 if TYPE_CHECKING:
     from cell.config import Robot
 
-try:
-    import termios
-    _IO_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError, termios.error)
-except ImportError:  # pragma: no cover - not POSIX
-    _IO_ERRORS = (serial.SerialException, OSError)
+from cell.serial_pty import SERIAL_IO_ERRORS as _IO_ERRORS
 
 logger = logging.getLogger(__name__)
 

@@ -22,12 +22,12 @@ import os
 import select
 import signal
 import sys
-import threading
 import time
-import tty
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+from cell.serial_pty import PtyPort
 
 IDENT = "SIMULATED-ARM v1 (emulated serial device)"
 
@@ -170,94 +170,23 @@ class EmulatedArm:
         return d.idle
 
 
-class PtyArmEmulator:
-    """An EmulatedArm on the master side of a pseudo-terminal, served by a background thread.
-
-    ``port`` is what a driver opens: the slave device (/dev/pts/N), or a
-    symlink to it when ``link`` is given; the symlink survives ``unplug()`` /
-    ``replug()`` the way a /dev/serial/by-id name survives replugging a USB
-    adapter. Use as a context manager, or call ``close()``.
+class PtyArmEmulator(PtyPort):
+    """An EmulatedArm on the master side of a pseudo-terminal, served by a background thread
+    (``cell.serial_pty.PtyPort``: ``port``, ``link``, ``unplug()``/``replug()``). Use as a
+    context manager, or call ``close()``.
     """
+
+    thread_name = "emulated-arm"
 
     def __init__(self, programs: dict[str, float], dialect: Dialect | None = None, *,
                  clock: Callable[[], float] = time.monotonic, link: str | Path | None = None,
                  on_line: Callable[[str, str | None], None] | None = None):
+        super().__init__(link)
         self.arm = EmulatedArm(programs, dialect)
         self.clock = clock
-        self.link = Path(link) if link is not None else None
         self.on_line = on_line       # called with (command, reply or None) from the server thread
         self.raw_received = bytearray()  # every byte the driver sent, line endings included
-        self._lock = threading.Lock()
-        self._master: int | None = None
-        self._slave: int | None = None
-        self._slave_name = ""
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._wake_r, self._wake_w = -1, -1
         self._plug()
-
-    # the pseudo-terminal ---------------------------------------------------------------
-    @property
-    def port(self) -> str:
-        return str(self.link) if self.link is not None else self._slave_name
-
-    @property
-    def plugged(self) -> bool:
-        return self._master is not None
-
-    @property
-    def serving(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _plug(self) -> None:
-        master, slave = os.openpty()
-        tty.setraw(slave)               # no echo, no line editing: bytes pass as sent
-        os.set_blocking(master, False)  # a full buffer drops a reply instead of hanging the thread
-        self._master, self._slave, self._slave_name = master, slave, os.ttyname(slave)
-        if self.link is not None:
-            tmp = self.link.with_name(self.link.name + ".new")
-            tmp.unlink(missing_ok=True)
-            tmp.symlink_to(self._slave_name)
-            os.replace(tmp, self.link)
-        self._wake_r, self._wake_w = os.pipe()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._serve, name=f"emulated-arm {self._slave_name}", daemon=True)
-        self._thread.start()
-
-    def _unplug(self) -> None:
-        if self._thread is not None:
-            self._stop.set()
-            os.write(self._wake_w, b"x")
-            self._thread.join(5)
-            self._thread = None
-        for fd in (self._master, self._slave, self._wake_r, self._wake_w):
-            if fd is not None and fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self._master = self._slave = None
-        self._wake_r = self._wake_w = -1
-        if self.link is not None and self.link.is_symlink():
-            self.link.unlink()
-
-    def unplug(self) -> None:
-        """Pull the cable: the pty disappears (its device node and the ``link`` go); the arm keeps its state."""
-        self._unplug()
-
-    def replug(self) -> None:
-        """Plug back in: a new pty (``link`` points at it); the arm carries on where it was."""
-        if not self.plugged:
-            self._plug()
-
-    def close(self) -> None:
-        self._unplug()
-
-    def __enter__(self) -> PtyArmEmulator:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def _serve(self) -> None:
         master, wake = self._master, self._wake_r

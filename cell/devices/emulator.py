@@ -33,9 +33,10 @@ import select
 import termios
 import threading
 import time
-import tty
 from pathlib import Path
 from typing import Callable, Iterator
+
+from cell.serial_pty import PtyPort
 
 EMULATOR_KINDS = {"buttons": "button_box", "stacklight": "stack_light", "pick-to-light": "pick_to_light",
                   "heart-rate": "heart_rate", "torque-tool": "torque_tool"}
@@ -218,7 +219,7 @@ def make_device(kind: str, rng: random.Random, traffic: bool, stress_at_s: float
     return classes[kind](rng, traffic)
 
 
-class PtyDeviceEmulator:
+class PtyDeviceEmulator(PtyPort):
     """An emulated device on the master side of a pseudo-terminal; open ``.port`` like any serial port.
 
     ``baudrate`` is the device's own rate (settable: "fix the device");
@@ -231,36 +232,18 @@ class PtyDeviceEmulator:
                  seed: int | None = None, stress_at_s: float | None = None, line_ending: str = "\n",
                  clock: Callable[[], float] = time.monotonic,
                  on_line: Callable[[str, str], None] | None = None) -> None:
+        super().__init__(link)
         self.kind = kind
+        self.thread_name = f"emulated {kind}"
         self.device = make_device(kind, random.Random(seed), traffic, stress_at_s)
         self.baudrate = baudrate
-        self.link = Path(link) if link is not None else None
         self.line_ending = line_ending
         self.clock = clock
         self.on_line = on_line
         self._noise = random.Random(seed)
         self._stream = self.device.stream(clock()) if traffic else iter(())
         self._next = next(self._stream, None)
-        self._lock = threading.Lock()
-        self._master: int | None = None
-        self._slave: int | None = None
-        self._slave_name = ""
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._wake_r, self._wake_w = -1, -1
         self._plug()
-
-    @property
-    def port(self) -> str:
-        return str(self.link) if self.link is not None else self._slave_name
-
-    @property
-    def plugged(self) -> bool:
-        return self._master is not None
-
-    @property
-    def serving(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     @property
     def client_baudrate(self) -> int | None:
@@ -272,53 +255,6 @@ class PtyDeviceEmulator:
         if self._master is None:
             return None
         return _SPEEDS.get(termios.tcgetattr(self._master)[4])
-
-    # plugging ------------------------------------------------------------------------------
-    def _plug(self) -> None:
-        master, slave = os.openpty()
-        tty.setraw(slave)               # no echo, no line editing: bytes pass as sent
-        os.set_blocking(master, False)  # a full buffer drops a line instead of hanging the thread
-        self._master, self._slave, self._slave_name = master, slave, os.ttyname(slave)
-        if self.link is not None:
-            tmp = self.link.with_name(self.link.name + ".new")
-            tmp.unlink(missing_ok=True)
-            tmp.symlink_to(self._slave_name)
-            os.replace(tmp, self.link)
-        self._wake_r, self._wake_w = os.pipe()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._serve, name=f"emulated {self.kind} {self._slave_name}",
-                                        daemon=True)
-        self._thread.start()
-
-    def unplug(self) -> None:
-        """Pull the cable: the pty and the ``link`` go; a client's next read fails. The device keeps its state."""
-        if self._thread is not None:
-            self._stop.set()
-            os.write(self._wake_w, b"x")
-            self._thread.join(5)
-            self._thread = None
-        with self._lock:
-            for fd in (self._master, self._slave, self._wake_r, self._wake_w):
-                if fd is not None and fd >= 0:
-                    os.close(fd)
-            self._master = self._slave = None
-            self._wake_r = self._wake_w = -1
-        if self.link is not None and self.link.is_symlink():
-            self.link.unlink()
-
-    def replug(self) -> None:
-        """Plug back in: a new pty, which ``link`` points at."""
-        if not self.plugged:
-            self._plug()
-
-    def close(self) -> None:
-        self.unplug()
-
-    def __enter__(self) -> PtyDeviceEmulator:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # sending, thread-safe ------------------------------------------------------------------
     def send(self, line: str) -> None:

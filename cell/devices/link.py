@@ -26,11 +26,7 @@ import serial
 from cell.config import Device
 from cell.devices.protocols import DeviceProtocolParser, DeviceReading, LineAssembler
 
-try:
-    import termios
-    _IO_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError, termios.error)
-except ImportError:  # pragma: no cover - not POSIX
-    _IO_ERRORS = (serial.SerialException, OSError)
+from cell.serial_pty import SERIAL_IO_ERRORS as _IO_ERRORS
 
 logger = logging.getLogger(__name__)
 
