@@ -116,11 +116,7 @@ class VisionNode(Node):
                else f"{cam.name}: no frames for {now - self.last_frame_at:.0f} s")
         if not self.lost:
             self.log("warning", f"camera lost: {why}; steps are confirmed by hand until it is back")
-        self.lost = why
-        self.status = f"camera lost: {why}"
-        if now - self._lost_said >= REPEAT_S:
-            self._lost_said = now
-            self.publish(Fault(src=self.name, t=now, component="camera", severity="pause", text=why))
+        self._say_lost(why, now)
 
     def _take(self, frame, now: float) -> None:
         assert self.pipeline is not None and self.camera is not None
@@ -160,6 +156,10 @@ class VisionNode(Node):
         if self.lost != why:
             self.log("error", f"camera frames unusable: {why}; steps are confirmed by hand")
             self._lost_said = -float("inf")
+        self._say_lost(why, now)
+
+    def _say_lost(self, why: str, now: float) -> None:
+        """The camera counts as lost: in the status now, to the engine every REPEAT_S (a late joiner hears it)."""
         self.lost = why
         self.status = f"camera lost: {why}"
         if now - self._lost_said >= REPEAT_S:
