@@ -25,7 +25,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 
-from cell.config import CellConfig
+from cell.config import CellConfig, OperatorProfile
 
 Loc = tuple[str | int, ...]
 PATH_KEYS = {"calibration", "path"}
@@ -308,3 +308,16 @@ def summary_ids(config: CellConfig) -> dict[str, Any]:
     }
 
 
+
+
+def reload_operator(config: CellConfig, operator_id: str) -> tuple[CellConfig, OperatorProfile]:
+    """The cell file read again (validated in full) and the operator's profile in it.
+
+    For a node told that the operator's profile changed (``OperatorChanged``): the new
+    profile comes from the one config, not from the message. Raises ``ConfigError`` when
+    the file no longer validates and ``KeyError`` when the operator is gone from it."""
+    if config.source is None:
+        raise ConfigError([ConfigProblem("<memory>", 0, "cell", f"the config of cell {config.cell.id} was not "
+                                         "read from a file; there is nothing to reload")])
+    fresh = load_config(config.source)
+    return fresh, fresh.operator(operator_id)

@@ -31,7 +31,7 @@ from cell.allocation import Allocator, LiveLoad, StepForecast, default_assignee,
 from cell.config import CellConfig, OperatorProfile, Step, Task
 from cell.messages import (
     Allocation, DeviceEvent, EngineCommand, ErgonomicScore, ExposureSummary, FatigueState, Fault, Message,
-    RobotCommand, RobotStatus, Snapshot, StepState, StressEstimate, TaskEvent,
+    OperatorChanged, RobotCommand, RobotStatus, Snapshot, StepState, StressEstimate, TaskEvent,
 )
 
 _LATEST = {ExposureSummary: "_exposure", FatigueState: "_fatigue", StressEstimate: "_stress"}
@@ -109,6 +109,8 @@ class EngineState(msgspec.Struct):
     orders_done: int = 0
     pause_reasons: list[str] = []
     help_requested: bool = False
+    help_coming: str = ""         # who answered the help call (the job coach's page); cleared with the call
+    profile: str = ""             # the operator's profile (JSON) the open order runs with: a restart keeps it
     robot_mode: str = "disconnected"
     robot_fault: str = ""
     command_counter: int = 0
@@ -148,6 +150,24 @@ class TaskEngine:
         self._duration: dict[str, tuple[float, int]] = {}  # step id -> (operator's usual time, steps measured)
         # the tasks as this operator does them (their step adaptations and splits: cell.adaptation)
         self._tasks = {t.id: task_for(config, t, operator) for t in config.tasks}
+        self._preds = {tid: t.predecessors() for tid, t in self._tasks.items()}
+        self._pending_operator: tuple[CellConfig, OperatorProfile, str] | None = None
+        self._keep_order_profile()
+
+    def _keep_order_profile(self) -> None:
+        """A restart in the middle of an order finishes it with the profile it started with; a profile
+        changed in the file meanwhile (an adaptation applied) waits for the next order, as it would have."""
+        if self.state.current is None or not self.state.profile:
+            return
+        try:
+            started_with = OperatorProfile.model_validate_json(self.state.profile)
+        except ValueError:
+            return  # written by another version: the file's profile it is
+        if started_with.id != self.operator.id or started_with == self.operator:
+            return
+        self._pending_operator = (self.config, self.operator, "")
+        self.operator = started_with
+        self._tasks = {t.id: task_for(self.config, t, started_with) for t in self.config.tasks}
         self._preds = {tid: t.predecessors() for tid, t in self._tasks.items()}
 
     # ---- queries -------------------------------------------------------------------------
@@ -271,7 +291,7 @@ class TaskEngine:
             unit=o.unit, units_total=o.quantity,
             paused=self.paused, pause_reason="; ".join(self.state.pause_reasons),
             help_requested=self.state.help_requested, errors=o.errors, order_done=order_done,
-            manual=self.state.manual)
+            manual=self.state.manual, help_coming=self.state.help_coming)
 
     def _states(self, now: float) -> list[Message]:
         """The state of every step in progress (the cobot's first, the operator's last: the front)."""
@@ -295,11 +315,37 @@ class TaskEngine:
             self.state.queue.append((task_id, quantity))
             return []
         self.state.order_counter += 1
-        self.state.current = OrderState(order_id=f"{self.config.cell.id}-wo{self.state.order_counter:04d}",
-                                        task_id=task_id, quantity=quantity)
-        out: list[Message] = []
+        order_id = f"{self.config.cell.id}-wo{self.state.order_counter:04d}"
+        out: list[Message] = self._take_new_operator(order_id, now)
+        self.state.profile = self.operator.model_dump_json()
+        self.state.current = OrderState(order_id=order_id, task_id=task_id, quantity=quantity)
         self._dispatch(now, out)
         return out
+
+    def set_operator(self, config: CellConfig, profile: OperatorProfile, now: float, by: str = "") -> list[Message]:
+        """A new version of the operator's profile (an adaptation applied): from the next work order on.
+
+        With no order open it takes effect at once; otherwise it waits until the open order is
+        done, so nobody's steps change under their hands. Returns the ``OperatorChanged`` notice
+        when it took effect now."""
+        if profile.id != self.operator.id:
+            raise ValueError(f"this engine runs operator {self.operator.id!r}, not {profile.id!r}")
+        self._pending_operator = (config, profile, by)
+        return self._take_new_operator("", now) if self.state.current is None else []
+
+    @property
+    def operator_change_pending(self) -> bool:
+        return self._pending_operator is not None
+
+    def _take_new_operator(self, order_id: str, now: float) -> list[Message]:
+        if self._pending_operator is None:
+            return []
+        config, profile, by = self._pending_operator
+        self._pending_operator = None
+        self.config, self.operator = config, profile
+        self._tasks = {t.id: task_for(config, t, profile) for t in config.tasks}
+        self._preds = {tid: t.predecessors() for tid, t in self._tasks.items()}
+        return [OperatorChanged(src=self.src, t=now, operator_id=profile.id, order_id=order_id, by=by)]
 
     def resume_after_restart(self, now: float) -> list[Message]:
         """Re-announce where we are (a restarted engine); a cobot step waits for the robot's status."""
@@ -445,6 +491,8 @@ class TaskEngine:
             return self._resume_by_coach(now)
         if cmd.action == "help":
             return self._set_help(True, now)
+        if cmd.action == "help_ack":
+            return self._help_answered(cmd.by or "job coach", now)
         if cmd.action == "clear_help":
             return self._set_help(False, now)
         return []
@@ -504,10 +552,18 @@ class TaskEngine:
         self._dispatch(now, out)
         return out
 
+    def _help_answered(self, who: str, now: float) -> list[Message]:
+        """A job coach said they are on their way: the bench shows it (no call open: nothing)."""
+        if not self.state.help_requested or self.state.help_coming == who:
+            return []
+        self.state.help_coming = who
+        return self._states(now)
+
     def _set_help(self, on: bool, now: float) -> list[Message]:
         if self.state.help_requested == on:
             return []
         self.state.help_requested = on
+        self.state.help_coming = ""
         return self._states(now)
 
     def _on_fault(self, fault: Fault, now: float) -> list[Message]:

@@ -188,6 +188,7 @@ class StepState(Message, frozen=True, kw_only=True):
     errors: int = 0
     order_done: bool = False
     manual: str = ""     # why steps are confirmed by hand (a button, the pedal, a key) instead of seen: the camera is lost
+    help_coming: str = ""  # who answered the help call ("on my way", from the job coach's page); empty: nobody yet
 
 
 class Allocation(Message, frozen=True, kw_only=True):
@@ -263,10 +264,27 @@ class EngineCommand(Message, frozen=True, kw_only=True):
     """A request to the engine: start an order, pause, resume, snapshot."""
 
     TOPIC: ClassVar[str] = "engine.command"
-    action: Literal["start_order", "pause", "resume", "help", "clear_help", "snapshot"]
+    action: Literal["start_order", "pause", "resume", "help", "help_ack", "clear_help", "reload_operator",
+                    "snapshot"]
     task_id: str | None = None
     quantity: int = 1
     reason: str = ""
+    by: str = ""                    # who asked (a job coach's display name, from the coach's page)
+    operator_id: str | None = None  # reload_operator: whose profile changed in the cell file
+
+
+class OperatorChanged(Message, frozen=True, kw_only=True):
+    """The engine works with a new version of the operator's profile from this order on.
+
+    Sent when a changed profile (a job coach applied an adaptation) takes effect: at the start
+    of the next work order, never in the middle of one. Nodes that show or track the operator's
+    steps reload the profile from the cell file when they hear it.
+    """
+
+    TOPIC: ClassVar[str] = "operator.profile"
+    operator_id: str
+    order_id: str = ""   # the first work order done with it ("" when no order was open)
+    by: str = ""
 
 
 class Snapshot(Message, frozen=True, kw_only=True):
@@ -283,7 +301,7 @@ class Snapshot(Message, frozen=True, kw_only=True):
 AnyMessage = Union[
     Heartbeat, LogRecord, PoseFrame, ErgonomicScore, ExposureSummary, FatigueState, StressEstimate, TaskEvent,
     StepState, Allocation, RobotCommand, RobotReply, RobotStatus, DeviceEvent,
-    Fault, EngineCommand, Snapshot,
+    Fault, EngineCommand, Snapshot, OperatorChanged,
 ]
 
 _encoder = msgspec.msgpack.Encoder()

@@ -27,7 +27,7 @@ from cell.bus import (
     should_log,
     snapshot_request,
 )
-from cell.messages import Heartbeat, LogRecord, Message, Snapshot
+from cell.messages import Heartbeat, LogRecord, Message, OperatorChanged, Snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +135,39 @@ class Node:
         self.logger.log(levelno, "%s", text, extra={BUS_PUBLISHED: True})
         if levelno >= logging.INFO and not self._closed:
             self.publish(LogRecord(src=self.name, t=self.clock(), level=level_name(levelno), text=text))
+
+    def reload_operator(self, msg: OperatorChanged) -> bool:
+        """The operator's profile changed (an adaptation applied): read the cell file again.
+
+        For nodes that keep ``config`` and ``profile``; True when this node's operator is the one
+        that changed and the file was read. A file that no longer validates is logged and the
+        node carries on with what it has (the engine validated it before it sent the notice)."""
+        from cell.config_loader import ConfigError, reload_operator
+
+        profile = getattr(self, "profile", None)
+        if profile is None or msg.operator_id != profile.id:
+            return False
+        try:
+            self.config, self.profile = reload_operator(self.config, msg.operator_id)  # type: ignore[attr-defined]
+        except (ConfigError, KeyError) as exc:
+            self.log("error", f"could not reload the profile of {msg.operator_id}: {exc}")
+            return False
+        self.log("info", f"profile of {msg.operator_id} reloaded from the cell file"
+                 + (f" (changed by {msg.by})" if msg.by else ""))
+        return True
+
+    def snapshot_until_answered(self, now: float, timeout_s: float = 1.0, every_s: float = 2.0) -> Snapshot | None:
+        """The engine's snapshot, asked at start and then every ``every_s`` until the engine has answered once.
+
+        A node that starts while the engine is still starting (a busy PC) gets no answer to its
+        first request; the engine's next state may only come when someone acts on the one it
+        missed, so it asks again instead of waiting for that."""
+        if getattr(self, "_snapshot_answered", False) or now < getattr(self, "_next_snapshot", 0.0):
+            return None
+        self._next_snapshot = now + every_s
+        snap = self.request_snapshot(timeout_s)
+        self._snapshot_answered = snap is not None
+        return snap
 
     def request_snapshot(self, timeout_s: float = 1.0) -> Snapshot | None:
         """The engine's current state, for a node that joins late."""

@@ -48,8 +48,8 @@ _NB = "\u00a0"  # French puts a no-break space before : ! ? (the renderer wraps 
 
 MESSAGES: dict[str, dict[str, str]] = {
     "paused": {"nl": "Even pauze", "fr": "En pause", "en": "Paused"},
-    "help": {"nl": "De begeleider komt eraan", "fr": "L'accompagnateur arrive",
-             "en": "Your job coach is coming"},
+    "help": {"nl": "Hulp is gevraagd", "fr": "Aide demandée", "en": "Help has been asked for"},
+    "help_coming": {"nl": "{who} komt eraan", "fr": "{who} arrive", "en": "{who} is on the way"},
     "done": {"nl": "Klaar! Goed gedaan", "fr": f"Terminé{_NB}! Bien joué", "en": "Done! Well done"},
     "step_done": {"nl": "Goed zo!", "fr": f"Très bien{_NB}!", "en": "Well done!"},
     "cobot": {"nl": "De robot doet deze stap", "fr": "Le robot fait cette étape",
@@ -302,8 +302,9 @@ def bench_view(config: CellConfig, profile: OperatorProfile, step: StepState | N
                         "confirm", detail=step.manual)
     if step.order_done:
         banner = Banner("confirm", say("done", lang, fallback), "confirm")
-    if step.help_requested:
-        banner = Banner("help", say("help", lang, fallback), "help")
+    if step.help_requested:  # the job coach's "on my way" (their page) is shown as soon as it comes
+        banner = (Banner("help", say("help_coming", lang, fallback, who=step.help_coming), "help")
+                  if step.help_coming else Banner("help", say("help", lang, fallback), "help"))
     if step.paused:
         reason = step.pause_reason or ""
         if reason.startswith("robot"):

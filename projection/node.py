@@ -23,7 +23,7 @@ from pathlib import Path
 
 from cell.bus import BusEndpoints
 from cell.config import CellConfig
-from cell.messages import Allocation, Fault, Message, RobotStatus, StepState, TaskEvent
+from cell.messages import Allocation, Fault, Message, OperatorChanged, RobotStatus, StepState, TaskEvent
 from cell.runtime import Node
 from cell.step_tracker import StepTracker
 from projection.bench_view import bench_view
@@ -43,7 +43,8 @@ class ProjectionNode(Node):
 
     def __init__(self, config: CellConfig, endpoints: BusEndpoints, options):
         super().__init__("projection", endpoints,
-                         topics=["step.state", "alloc.decision", "robot.status", "task.event", "fault."],
+                         topics=["step.state", "alloc.decision", "robot.status", "task.event", "fault.",
+                                 "operator.profile"],
                          heartbeat_s=config.bus.heartbeat_s, tick_s=1.0 / config.projector.fps)
         self.config = config
         self.profile = config.operator(options.operator_id)
@@ -100,13 +101,17 @@ class ProjectionNode(Node):
             self.status = f"no display: frames as PNG in {self.frames_dir}"
         self.log("info", self.status)
         self.audio = AudioCues(self.profile.display.audio_cues, log=self.log)
-        snap = self.request_snapshot(self.SNAPSHOT_TIMEOUT_S)
+        self._sync(now)
+
+    def _sync(self, now: float) -> None:
+        snap = self.snapshot_until_answered(now, self.SNAPSHOT_TIMEOUT_S)
         if snap is not None:
             for st in (snap.cobot_step, snap.step):
                 if st is not None:
                     self.steps.update(st)
-            self.step, self.robot = self.steps.front, snap.robot
-            self.allocation = snap.allocation
+            self.step = self.steps.front
+            self.robot = snap.robot or self.robot
+            self.allocation = snap.allocation or self.allocation
 
     def on_message(self, msg: Message, now: float) -> None:
         if isinstance(msg, StepState):
@@ -126,6 +131,8 @@ class ProjectionNode(Node):
         elif isinstance(msg, TaskEvent) and msg.kind == "wrong_pick":
             self.wrong, self.wrong_until = msg, now + self.WRONG_PICK_SHOWN_S
             self._cue("wrong", (msg.step_id, msg.zone, msg.t))
+        elif isinstance(msg, OperatorChanged):
+            self.reload_operator(msg)  # the steps as this person now sees them
         elif isinstance(msg, Fault) and msg.component == "privacy":
             self.recording_until = 0.0 if msg.cleared else now + self.RECORDING_HEARD_S
         elif isinstance(msg, Fault):
@@ -152,8 +159,13 @@ class ProjectionNode(Node):
     def on_tick(self, now: float) -> None:
         if self.renderer is None:
             return
+        self._sync(now)
         view = self.current_view(now)
         changed = view != self.view
+        if changed and (view.banner != getattr(self.view, "banner", None)):
+            # what the bench says travels in the heartbeat too (the coach's page, tests)
+            self.status = self.status.split(" | showing: ")[0] + (
+                f" | showing: {view.banner.text}" if view.banner is not None else "")
         self.view = view
         if self.window is not None and self.window.take_confirms() and self.step is not None and self.step.manual:
             self.publish(TaskEvent(src=self.name, t=now, kind="confirm", order_id=self.step.order_id,

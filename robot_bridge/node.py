@@ -21,7 +21,7 @@ def direct_driver(robot: Robot, speed: float = 1.0) -> RobotDriver:
     """The driver ``robot.driver`` names, called directly (the commissioning CLI uses it so)."""
     if robot.driver == "sim":
         return SimulatedCobot({s: (p.program, p.duration_s / speed) for s, p in robot.programs.items()},
-                              name=f"{robot.name} (simulated)")
+                              name=robot.name)  # its description says "(simulated)"
     if robot.driver == "ur":
         from robot_bridge.ur import URDriver
         return URDriver.from_config(robot, simulated=robot.emulated)
@@ -58,6 +58,7 @@ class RobotNode(Node):
         self._last: tuple | None = None
         self._next_status = 0.0
         self._paused_for_engine = False
+        self._engine_lost = False  # the engine's heartbeat was lost and the fault not yet cleared
         self._engine_seen = False  # no motion before the first engine heartbeat
         self._runs: dict[str, RobotReply] = {}  # run cmd_id -> reply: a re-sent run is not run twice
 
@@ -92,11 +93,16 @@ class RobotNode(Node):
             self._engine_seen = True
             self.engine_watch.feed("engine", now)
             if self._paused_for_engine:
-                self._paused_for_engine = False
+                self._paused_for_engine = self._engine_lost = False
                 self._safe("resume", self.driver.resume, now)
                 self.publish(Fault(src=self.name, t=now, component="engine", severity="pause",
                                    text="engine back: cobot program resumed", cleared=True))
                 self.log("info", "engine heartbeat back; the cobot program resumes")
+            elif self._engine_lost:  # nothing was running: only the fault to clear
+                self._engine_lost = False
+                self.publish(Fault(src=self.name, t=now, component="engine", severity="pause",
+                                   text="engine back", cleared=True))
+                self.log("info", "engine heartbeat back")
 
     def on_command(self, msg: Message, now: float) -> Message | None:
         if not isinstance(msg, RobotCommand):
@@ -142,6 +148,7 @@ class RobotNode(Node):
             st = self.driver.poll(now)
             if st.mode == "running":
                 self._paused_for_engine = self._safe("pause", self.driver.pause, now)
+            self._engine_lost = True
             self.publish(Fault(src=self.name, t=now, component="engine", severity="pause",
                                text="no engine heartbeat: cobot paused, no new motion"))
             self.log("warning", "engine heartbeat lost; cobot paused")

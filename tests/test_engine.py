@@ -307,6 +307,52 @@ def test_help_request_is_flagged_and_cleared(cfg):
     assert not last_state(e.handle(ev("help_cleared", t=2.0), 2.0)).help_requested
 
 
+def test_the_coach_answering_a_help_call_is_on_the_state_until_the_call_is_resolved(cfg):
+    e = engine(cfg)
+    e.start_order("desk-lamp", 1, 0.0)
+    ack = EngineCommand(src="web", t=0.5, action="help_ack", by="Els")
+    assert e.handle(ack, 0.5) == []  # no call open: nothing to answer
+    e.handle(ev("help", t=1.0), 1.0)
+    st = last_state(e.handle(ack, 2.0))
+    assert st.help_requested and st.help_coming == "Els"
+    assert e.handle(ack, 2.5) == []  # said once is enough
+    st = last_state(e.handle(EngineCommand(src="web", t=3.0, action="clear_help", by="Els"), 3.0))
+    assert not st.help_requested and st.help_coming == ""
+    st = last_state(e.handle(ev("help", t=4.0), 4.0))  # a new call waits for a new answer
+    assert st.help_requested and st.help_coming == ""
+
+
+def test_a_changed_profile_takes_effect_at_the_next_work_order_not_in_the_middle(cfg):
+    from cell.messages import OperatorChanged
+
+    e = engine(cfg)
+    e.start_order("desk-lamp", 1, 0.0)
+    e.start_order("desk-lamp", 1, 0.0)  # queued
+    assert "prep_cable" in [s.id for s in cfg.task("desk-lamp").steps]
+    split = {"split": [{"title": {"nl": "Pak de kabel"}, "instruction": {"nl": "Uit bak D"},
+                        "pick": {"zone": "bin_cable"}},
+                       {"title": {"nl": "Leg hem op de zijmal"}, "instruction": {"nl": "Op de zijmal"},
+                        "place": {"zone": "fixture_side"}}]}
+    from cell.adaptation import apply_change
+    new = apply_change(e.operator, {"steps": {"prep_cable": split}})
+    assert e.set_operator(cfg, new, 1.0, by="Els") == []  # an order is open: it waits
+    assert e.operator_change_pending
+    ids = []
+    out = []
+    for t in range(1, 12):
+        out = do_operator_step(e, float(t))
+        ids += [s.step_id for s in states(out) if s.order_id.endswith("wo0001")]
+    assert "prep_cable" in ids and "prep_cable.1" not in ids  # the open order kept its steps
+    notice = [m for m in out if isinstance(m, OperatorChanged)]
+    assert len(notice) == 1 and notice[0].order_id.endswith("wo0002") and notice[0].by == "Els"
+    assert out.index(notice[0]) < out.index(next(s for s in states(out) if s.order_id.endswith("wo0002")))
+    now_ids = [s.id for s in e.task("desk-lamp").steps]
+    assert "prep_cable" not in now_ids and now_ids[now_ids.index("prep_cable.1") + 1] == "prep_cable.2"
+    assert not e.operator_change_pending
+    with pytest.raises(ValueError):
+        e.set_operator(cfg, cfg.operator("op-experienced-02"), 20.0)
+
+
 def test_the_projected_help_button_calls_the_job_coach_and_the_done_button_does_not(cfg):
     assert cfg.zone("button_help").button == "help" and cfg.zone("button_done").button == "step"
     e = engine(cfg)
@@ -697,3 +743,29 @@ def test_a_torque_tool_nok_keeps_the_step_open(cfg):
     assert last_state(out).phase == "verifying" and last_state(out).errors == 1 and e.operator_step().id == "screw_stem"
     ok = DeviceEvent(src="devices", t=6.0, device="driver", kind="torque", values={"ok": 1, "torque_nm": 4.5})
     assert ("screw_stem", "done") in [(s.step_id, s.phase) for s in states(e.handle(ok, 6.0))]
+
+
+def test_a_restart_mid_order_keeps_the_profile_the_order_started_with(cfg):
+    from cell.adaptation import apply_change
+
+    e = engine(cfg)
+    e.start_order("desk-lamp", 1, 0.0)
+    e.start_order("desk-lamp", 1, 0.0)
+    do_operator_step(e, 1.0)
+    split = {"split": [{"title": {"nl": "Pak de kabel"}, "instruction": {"nl": "Uit bak D"},
+                        "pick": {"zone": "bin_cable"}},
+                       {"title": {"nl": "Op de zijmal"}, "instruction": {"nl": "Op de zijmal"},
+                        "place": {"zone": "fixture_side"}}]}
+    changed = apply_change(e.operator, {"steps": {"prep_cable": split}})
+    # the file now has the split (the coach applied it); the engine restarts in the middle of order 1
+    restored = TaskEngine(cfg, changed, StaticAllocator(cfg.allocation), state=load_state(dump_state(e.state)))
+    assert "prep_cable" in [s.id for s in restored.task("desk-lamp").steps]
+    assert restored.operator_change_pending
+    out = []
+    for t in range(2, 12):
+        out += do_operator_step(restored, float(t))
+    assert any(s.order_id.endswith("wo0002") for s in states(out))
+    assert "prep_cable.1" in [s.id for s in restored.task("desk-lamp").steps]
+    # and a restart with the same profile changes nothing
+    again = TaskEngine(cfg, changed, StaticAllocator(cfg.allocation), state=load_state(dump_state(restored.state)))
+    assert not again.operator_change_pending

@@ -125,6 +125,9 @@ CASES = {
                                    {}, []),
     "help_novice_nl": (CFG, NOVICE, state("thread_cable", help_requested=True), {},
                        [("fixture_side", "yellow")]),
+    # the job coach pressed "on my way" on their page: the bench says who is coming
+    "help_coming_novice_nl": (CFG, NOVICE, state("thread_cable", help_requested=True, help_coming="Els"), {},
+                              [("fixture_side", "yellow")]),
     "step_done_left_handed_en": (LEFT_CFG, LEFT, state("fit_shade"),
                                  {"done_step": state("connect_wires", phase="done")},
                                  [("bin_shade", "yellow"), ((230, 64), "has_green")]),  # the done button's ring

@@ -19,7 +19,7 @@ from __future__ import annotations
 from cell.bus import BusEndpoints
 from cell.adaptation import step_for
 from cell.config import CellConfig, Device, OperatorProfile
-from cell.messages import Fault, Message, StepState
+from cell.messages import Fault, Message, OperatorChanged, StepState
 from cell.runtime import Node
 from cell.step_tracker import StepTracker
 
@@ -55,8 +55,8 @@ def pick_lights(config: CellConfig, device: Device, state: StepState | None,
 
 class DevicesNode(Node):
     def __init__(self, config: CellConfig, endpoints: BusEndpoints, options, *, links=None):
-        super().__init__("devices", endpoints, topics=["step.state"], heartbeat_s=config.bus.heartbeat_s,
-                         tick_s=0.02)
+        super().__init__("devices", endpoints, topics=["step.state", "operator.profile"],
+                         heartbeat_s=config.bus.heartbeat_s, tick_s=0.02)
         from cell.devices import DeviceLink
 
         self.config = config
@@ -69,18 +69,25 @@ class DevicesNode(Node):
     def on_start(self, now: float) -> None:
         for link in self.links.values():
             link.start()
-        snap = self.request_snapshot(1.0)
+        self._sync(now)
+        self._drive()
+
+    def _sync(self, now: float) -> None:
+        snap = self.snapshot_until_answered(now)
         if snap is not None:
             for st in (snap.cobot_step, snap.step):
                 if st is not None:
                     self.steps.update(st)
-        self._drive()
+            self._drive()
 
     def on_message(self, msg: Message, now: float) -> None:
         if isinstance(msg, StepState) and self.steps.update(msg):
             self._drive()
+        elif isinstance(msg, OperatorChanged):
+            self.reload_operator(msg)
 
     def on_tick(self, now: float) -> None:
+        self._sync(now)
         for device_id, link in self.links.items():
             for reading in link.readings():
                 self.publish(reading.to_message(self.name))

@@ -19,6 +19,7 @@ from pathlib import Path
 from cell.allocation import make_allocator
 from cell.bus import BusEndpoints, CommandClient, CommandTimeout, Watchdog
 from cell.config import CellConfig
+from cell.config_loader import ConfigError, reload_operator
 from cell.engine import EngineState, TaskEngine, dump_state, load_state
 from cell.messages import (
     decode, encode, EngineCommand, Fault, Heartbeat, Message, RobotCommand, RobotReply, RobotStatus,
@@ -167,6 +168,9 @@ class EngineNode(Node):
             self._last_robot = msg
         if isinstance(msg, Fault) and (msg.src == self.name or msg.component == "engine"):
             return  # our own faults, and the robot bridge noticing we were gone
+        if isinstance(msg, EngineCommand):
+            self._command(msg, now)
+            return
         self._emit(self.core.handle(msg, now), now)
 
     def _clear_if_lost(self, what: str, now: float) -> None:
@@ -198,8 +202,31 @@ class EngineNode(Node):
 
     def on_command(self, msg: Message, now: float) -> Message | None:
         if isinstance(msg, EngineCommand) and msg.action != "snapshot":
-            self._emit(self.core.handle(msg, now), now)
+            self._command(msg, now)
         return self.core.snapshot(now, self._last_robot)
+
+    def _command(self, cmd: EngineCommand, now: float) -> None:
+        if cmd.action == "reload_operator":
+            self._reload_operator(cmd, now)
+        else:
+            self._emit(self.core.handle(cmd, now), now)
+
+    def _reload_operator(self, cmd: EngineCommand, now: float) -> None:
+        """The operator's profile changed in the cell file (an adaptation applied): use it from the
+        next work order on. The file is validated in full first; a bad one changes nothing."""
+        who = self.core.operator.id
+        if cmd.operator_id not in (None, who):
+            return  # another cell's operator
+        try:
+            config, profile = reload_operator(self.config, who)
+        except (ConfigError, KeyError) as exc:
+            self.log("error", f"the changed profile of {who} was not taken: {exc}")
+            return
+        out = self.core.set_operator(config, profile, now, by=cmd.by)
+        self.config = config
+        when = "now" if out else "from the next work order"
+        self.log("info", f"profile of {who} changed{f' by {cmd.by}' if cmd.by else ''}: in use {when}")
+        self._emit(out, now)
 
     def on_stop(self, now: float) -> None:
         self._save()

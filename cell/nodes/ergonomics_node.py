@@ -16,7 +16,7 @@ import numpy as np
 from cell.adaptation import step_for
 from cell.bus import BusEndpoints
 from cell.config import CellConfig, Step
-from cell.messages import Message, PoseFrame, StepState
+from cell.messages import Message, OperatorChanged, PoseFrame, StepState
 from cell.runtime import Node
 from cell.step_tracker import StepTracker
 from ergonomics.assess import OperatorErgonomics, exposure_message, fatigue_message, score_message
@@ -29,7 +29,7 @@ class ErgonomicsNode(Node):
     EXPOSURE_WINDOW_S = 600.0
 
     def __init__(self, config: CellConfig, endpoints: BusEndpoints, options):
-        super().__init__("ergonomics", endpoints, topics=["pose.frame", "step.state"],
+        super().__init__("ergonomics", endpoints, topics=["pose.frame", "step.state", "operator.profile"],
                          heartbeat_s=config.bus.heartbeat_s)
         self.config = config
         self.profile = config.operator(options.operator_id)
@@ -56,6 +56,8 @@ class ErgonomicsNode(Node):
             if self._first_frame is None:
                 self._first_frame = now
             self.publish(score_message(r, self.name, msg.operator_id, msg.t, self.step.id if self.step else None))
+        elif isinstance(msg, OperatorChanged):
+            self.reload_operator(msg)  # the steps as this person now does them (the body stays the same)
         elif isinstance(msg, StepState):
             self.steps.update(msg)
             st = self.steps.operator

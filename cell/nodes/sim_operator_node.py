@@ -15,7 +15,7 @@ import numpy as np
 
 from cell.bus import BusEndpoints, Watchdog
 from cell.config import CellConfig
-from cell.messages import DeviceEvent, Heartbeat, Message, PoseFrame, StepState
+from cell.messages import DeviceEvent, Heartbeat, Message, OperatorChanged, PoseFrame, StepState
 from cell.runtime import Node
 from cell.simulator.camera import SimulatedCamera
 from cell.simulator.operator import SimulatedOperator
@@ -25,13 +25,14 @@ MAX_FPS = 15.0  # the simulated camera publishes at most this rate (2 cores, man
 
 class SimOperatorNode(Node):
     def __init__(self, config: CellConfig, endpoints: BusEndpoints, options):
-        super().__init__("sim-operator", endpoints, topics=["step.state", "heartbeat.engine"],
+        super().__init__("sim-operator", endpoints, topics=["step.state", "heartbeat.engine", "operator.profile"],
                          heartbeat_s=config.bus.heartbeat_s, tick_s=0.02, simulated=True)
         profile = config.operator(options.operator_id)
         if options.speed != 1.0:
             profile = profile.model_copy(update={"pace": profile.pace * options.speed})
         self.config = config
         self.profile = profile
+        self.speed = options.speed
         self.person: SimulatedOperator | None = None  # made in on_start: its shift starts then
         self.camera = SimulatedCamera(config, profile, cache_size=5000)  # a long-running node stays small
         self.engine_watch = Watchdog(config.thresholds.engine_lost_s)
@@ -46,7 +47,10 @@ class SimOperatorNode(Node):
         self.person = SimulatedOperator(self.config, self.profile, seed=0, shift_start=now)
         self.engine_watch.expect("engine", now)
         self.status = f"simulated operator {self.profile.id}"
-        snap = self.request_snapshot(1.0)
+        self._sync(now)
+
+    def _sync(self, now: float) -> None:
+        snap = self.snapshot_until_answered(now)
         if snap is not None and snap.step is not None:
             self._take_step(snap.step, now)
 
@@ -72,8 +76,15 @@ class SimOperatorNode(Node):
             self._engine_pid = msg.pid
         elif isinstance(msg, StepState):
             self._take_step(msg, now)
+        elif isinstance(msg, OperatorChanged) and self.reload_operator(msg):
+            # the simulated person does the steps as the new profile says (split steps, new texts)
+            if self.speed != 1.0:
+                self.profile = self.profile.model_copy(update={"pace": self.profile.pace * self.speed})
+            if self.person is not None:
+                self.person.config, self.person.profile = self.config, self.profile
 
     def on_tick(self, now: float) -> None:
+        self._sync(now)
         if self.engine_watch.expired(now):
             self.person.pause(now)
             self.status = "simulated operator waiting: no engine"

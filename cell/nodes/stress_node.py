@@ -11,7 +11,7 @@ from __future__ import annotations
 from cell.adaptation import step_for
 from cell.bus import BusEndpoints
 from cell.config import CellConfig, Step
-from cell.messages import DeviceEvent, Message, StepState, StressEstimate, TaskEvent
+from cell.messages import DeviceEvent, Message, OperatorChanged, StepState, StressEstimate, TaskEvent
 from cell.runtime import Node
 from ergonomics.stress import StressEstimator
 
@@ -20,7 +20,7 @@ class StressNode(Node):
     EVERY_S = 5.0
 
     def __init__(self, config: CellConfig, endpoints: BusEndpoints, options):
-        super().__init__("stress", endpoints, topics=["step.state", "task.event", "device.event"],
+        super().__init__("stress", endpoints, topics=["step.state", "task.event", "device.event", "operator.profile"],
                          heartbeat_s=config.bus.heartbeat_s)
         self.config = config
         self.profile = config.operator(options.operator_id)
@@ -42,6 +42,8 @@ class StressNode(Node):
                 self._active_since = now
             self.state = msg
             self.step = step_for(self.config, self.profile, msg.task_id, msg.step_id)
+        elif isinstance(msg, OperatorChanged):
+            self.reload_operator(msg)
         elif isinstance(msg, TaskEvent):
             if msg.kind == "wrong_pick":
                 self.estimator.add_error(now)
