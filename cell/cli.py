@@ -298,6 +298,7 @@ from cell.cli_devices import devices_app  # noqa: E402
 from cell.cli_data import data_app  # noqa: E402  (export, delete and retention of operators' data)
 from cell.cli_report import report as report_command, simulate_week as simulate_week_command  # noqa: E402
 from cell.cli_adapt import adapt  # noqa: E402
+from cell.cli_web import coach_app, web as web_command  # noqa: E402  (the job coach's page)
 
 app.add_typer(robot_app, name="robot")
 app.add_typer(calibrate_app, name="calibrate")
@@ -307,6 +308,8 @@ app.add_typer(data_app, name="data")
 app.command("report")(report_command)
 app.command("simulate-week")(simulate_week_command)
 app.command("adapt")(adapt)
+app.command("web")(web_command)
+app.add_typer(coach_app, name="coach")
 
 ergonomics_app = typer.Typer(add_completion=False, no_args_is_help=True,
                              help="Ergonomic scoring of single postures: landmarks or joint angles in, RULA and REBA out.")

@@ -544,6 +544,21 @@ class StoreSettings(Model):
     retention_days: int = Field(default=90, ge=1, le=3650)
 
 
+class WebSettings(Model):
+    """The job coach's web page (`cell web`): where it listens and the files it keeps."""
+
+    host: str = Field(default="127.0.0.1", description="address to listen on: 127.0.0.1 = this PC only; the "
+                      "PC's address on the workshop network (or 0.0.0.0) to reach it from a tablet")
+    port: int = Field(default=8080, ge=1, le=65535)
+    accounts: Path = Field(default=Path("data/coaches.json"), description="the coaches' accounts "
+                           "(hashed passwords; `cell coach add`)")
+    audit_log: Path = Field(default=Path("data/web-audit.jsonl"), description="who viewed and changed what")
+    names: Path | None = Field(default=None, description="the workshop's names file (operator id -> name, "
+                               "as for `cell data export --names`); without it the page shows the pseudonyms")
+    reports: Path | None = Field(default=None, description="folder of `cell report` output linked from the page")
+    session_hours: float = Field(default=8.0, gt=0, le=24, description="a login lasts this long without use")
+
+
 class WorkOrderSpec(Model):
     task: Id
     quantity: int = Field(default=1, ge=1, le=100000)
@@ -565,6 +580,7 @@ class CellConfig(Model):
     stress: StressSettings = Field(default_factory=StressSettings)
     bus: BusSettings = Field(default_factory=BusSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     orders: list[WorkOrderSpec] = Field(default_factory=list)
 
     # the file the config came from (set by the loader, not a YAML key)

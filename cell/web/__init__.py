@@ -1,0 +1,1 @@
+"""The job coach's live web page (`cell web`): floor, cells, help calls, adaptations, reports."""
