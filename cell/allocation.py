@@ -277,9 +277,12 @@ class ErgonomicAllocator:
             parts.append(f"RULA action level {al}+ for {live.rula_high_share:.0%} of the last "
                          f"{self.settings.window_s / 60:g} min")
         if arm >= self.enter_arm_pct and live.exposure_window_s > 0:
-            minutes = live.exposure_window_s / 60
-            parts.append(f"the {arm_side} upper arm was above 60\u00b0 for {arm / 100 * minutes:.0f} of the last "
-                         f"{minutes:.0f} min")
+            window = live.exposure_window_s
+            above = arm / 100 * window
+            # a short window (a shift just begun) in seconds: "0 of the last 0 min" says nothing
+            amount = (f"{above:.0f} of the last {window:.0f} s" if window < 120
+                      else f"{above / 60:.0f} of the last {window / 60:.0f} min")
+            parts.append(f"the {arm_side} upper arm was above 60\u00b0 for {amount}")
         if fatigue >= self.enter_fatigue_pct:
             parts.append(f"the {region.replace('_', ' ')} muscles are {fatigue:.0f}% fatigued")
         enter = bool(parts)

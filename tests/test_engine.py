@@ -428,6 +428,9 @@ def test_reason_names_the_arm_and_the_minutes(cfg):
     assert d.assignee == "cobot"
     assert "right upper arm was above 60\u00b0 for 14 of the last 20 min" in d.reason
     assert "usually scores RULA 5.2" in d.reason
+    early = ergonomic(cfg).decide(step, op, LiveLoad(arm_above_60_pct={"right": 70.0}, exposure_window_s=30,
+                                                      step_cost=5.2, typical_cost=4.0))
+    assert "right upper arm was above 60\u00b0 for 21 of the last 30 s" in early.reason  # not "0 of the last 0 min"
     tired = ergonomic(cfg).decide(step, op, LiveLoad(fatigue_pct={"shoulder_right": 62.0}))
     assert tired.assignee == "cobot" and "shoulder right muscles are 62% fatigued" in tired.reason
 
