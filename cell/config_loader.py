@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from cell.config import CellConfig, OperatorProfile
 
@@ -99,6 +99,14 @@ def _syntax_problem(path: Path, exc: MarkedYAMLError) -> ConfigProblem:
                          "than their parent; list items start with '- ')")
 
 
+def text_line(path: Path, offset: int) -> int:
+    """The line of a byte offset in a file (1-based)."""
+    try:
+        return path.read_bytes()[:offset].count(b"\n") + 1
+    except OSError:
+        return 0
+
+
 class _Reader:
     """Turns ruamel's round-trip tree into plain data plus a map loc -> (file, line)."""
 
@@ -108,7 +116,11 @@ class _Reader:
     def read_file(self, path: Path, stack: tuple[Path, ...], where: ConfigProblem | None = None
                   ) -> tuple[Any, dict[Loc, tuple[str, int]]]:
         """Plain data of one file and the file/line of every location in it (relative to its root)."""
-        path = path.resolve()
+        try:
+            path = path.resolve()
+        except (ValueError, OSError) as exc:  # a NUL in the name, a name the OS refuses
+            self.problems.append(self._unreadable(where, path, f"not a usable file name ({exc})"))
+            return None, {}
         lines: dict[Loc, tuple[str, int]] = {(): (str(path), 1)}
         if path in stack:
             self.problems.append(ConfigProblem(where.file if where else str(path), where.line if where else 0,
@@ -116,19 +128,47 @@ class _Reader:
                                                f"include loop: {path.name} includes itself"))
             return None, lines
         try:
-            raw = _yaml().load(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
         except (FileNotFoundError, IsADirectoryError):
-            self.problems.append(ConfigProblem(where.file if where else str(path), where.line if where else 0,
-                                               where.field if where else "(file)",
-                                               f"file not found: {path}"))
+            self.problems.append(self._unreadable(where, path, f"file not found: {path}"))
             return None, lines
+        except UnicodeDecodeError as exc:
+            self.problems.append(ConfigProblem(str(path), text_line(path, exc.start), "(file)",
+                                               f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                                               f"{exc.start}): save the file as UTF-8"))
+            return None, lines
+        except OSError as exc:  # no permission, a name too long, an I/O error
+            self.problems.append(self._unreadable(where, path, f"cannot read {path}: {exc.strerror or exc}"))
+            return None, lines
+        try:
+            raw = _yaml().load(text)
         except MarkedYAMLError as exc:
             self.problems.append(_syntax_problem(path, exc))
+            return None, lines
+        except YAMLError as exc:  # a character YAML does not allow (a NUL, a control character)
+            mark = getattr(exc, "position", None)
+            self.problems.append(ConfigProblem(str(path), text[:mark].count("\n") + 1 if mark is not None else 0,
+                                               "(syntax)", f"YAML: {exc}"))
+            return None, lines
+        except RecursionError:
+            self.problems.append(ConfigProblem(str(path), 1, "(syntax)", "YAML nested too deeply"))
+            return None, lines
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+            # ruamel's constructor on a YAML tag it cannot fill (!!int x, !!bool x, ...)
+            tagged = next((i for i, ln in enumerate(text.splitlines(), 1) if "!!" in ln), 1)
+            self.problems.append(ConfigProblem(str(path), tagged, "(syntax)", f"YAML: a value its tag (!!...) "
+                                               f"does not allow ({type(exc).__name__}: {exc}); remove the tag"))
             return None, lines
         data = self._plain(raw, path, (), stack + (path,), lines)
         if isinstance(data, dict) and "include" in data:
             data = self._merge_includes(data, path, stack + (path,), lines)
         return data, lines
+
+    @staticmethod
+    def _unreadable(where: ConfigProblem | None, path: Path, text: str) -> ConfigProblem:
+        """A file that cannot be read, named where it was included (or as itself)."""
+        return ConfigProblem(where.file if where else str(path), where.line if where else 0,
+                             where.field if where else "(file)", text)
 
     def _plain(self, node: Any, path: Path, loc: Loc, stack: tuple[Path, ...],
                lines: dict[Loc, tuple[str, int]]) -> Any:
@@ -147,7 +187,11 @@ class _Reader:
                 lines[sub] = (str(path), node.lc.key(key)[0] + 1)
                 val = self._plain(value, path, sub, stack, lines)
                 if key in PATH_KEYS and isinstance(val, str) and not Path(val).is_absolute():
-                    val = str((path.parent / val).resolve())
+                    try:
+                        val = str((path.parent / val).resolve())
+                    except (ValueError, OSError) as exc:  # a NUL in it: the field's check names it
+                        self.problems.append(ConfigProblem(str(path), lines[sub][1], _field_name(sub),
+                                                           f"not a usable path ({exc})"))
                 out[str(key)] = val
             return out
         if isinstance(node, CommentedSeq):

@@ -190,7 +190,11 @@ class DeviceLink:
         return True, reason
 
     def _take(self, line: str | None, noise: int, now: float) -> None:
-        readings = self.parser.feed(line, now) if line is not None else None
+        try:
+            readings = self.parser.feed(line, now) if line is not None else None
+        except Exception:  # a parser bug on one line must not end the reader thread: the line is garbage
+            logger.exception("device %s: the parser failed on %r; the line is dropped", self.device.id, line)
+            readings = None
         if readings is not None:
             self.lines += 1
             self._noise_mark, self._in_row = noise, 0

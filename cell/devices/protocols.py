@@ -179,7 +179,7 @@ class DeviceProtocolParser:
         self._held.clear()
 
     def _key_reading(self, now: float, kind: str, key: str, held_s: float | None = None) -> DeviceReading:
-        values = {"key": float(key)} if key.isdigit() else {}
+        values = {"key": float(key)} if key.isascii() and key.isdigit() else {}  # not "²": a name, like "A"
         if held_s is not None:
             values["held_s"] = round(held_s, 3)
         return self._reading(now, kind, values, key)
