@@ -333,3 +333,29 @@ def test_the_page_listens_on_this_pc_only_unless_the_yaml_says_otherwise(cfg, tm
     assert WebSettings().host == "127.0.0.1"
     w = web_settings(cfg)
     assert w.host == "127.0.0.1" and w.accounts.is_absolute() and w.accounts.parent.name == "data"
+
+
+def test_the_trends_start_with_todays_log_of_the_person_at_the_cell(cfg, tmp_path):
+    from datetime import datetime
+
+    from cell.config import StoreSettings
+    from cell.store import EventStore
+    from cell.web.link import backfill_today
+
+    log = tmp_path / "cell.sqlite"
+    c = cfg.model_copy(update={"store": StoreSettings(path=log)})
+    now = datetime(2026, 11, 24, 15, 0).timestamp()
+    clock = Clock(now - 3 * 3600)  # this morning
+    store = EventStore(log, clock=clock, operator_id=OPERATOR)
+    store.append_many([StressEstimate(src="stress", t=1.0, operator_id=OPERATOR, index=0.3, confidence=0.9),
+                       ErgonomicScore(src="ergonomics", t=1.0, operator_id=OPERATOR, rula_grand=5,
+                                      rula_action_level=3, rula_left=5, rula_right=4, confidence=1.0)])
+    clock.t = now - 26 * 3600  # yesterday: not this shift
+    store.append_many([StressEstimate(src="stress", t=0.0, operator_id=OPERATOR, index=0.9, confidence=0.9)])
+    store.close()
+    live = CellLive(c)
+    assert backfill_today(live, c, now) == 2
+    assert [v for _, v in live.stress.series()] == [0.3] and [v for _, v in live.rula.series()] == [5.0]
+    assert live.stress.series()[0][0] <= now - 3 * 3600
+    assert backfill_today(CellLive(c.model_copy(update={"store": StoreSettings(path=tmp_path / "none.sqlite")})),
+                          c.model_copy(update={"store": StoreSettings(path=tmp_path / "none.sqlite")}), now) == 0

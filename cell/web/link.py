@@ -29,6 +29,42 @@ TOPICS = ("step.state", "alloc.decision", "robot.status", "fault.", "task.event"
 COMMAND_TIMEOUT_S = 2.0
 
 
+def backfill_today(live: CellLive, config: CellConfig, now: float) -> int:
+    """Today's stress and RULA from the cell's event log, when this PC can read it, so the trends
+    cover the shift so far and not only the time since the page started. Returns the rows taken."""
+    from datetime import date
+
+    import msgspec
+
+    from cell.messages import ErgonomicScore, StressEstimate
+    from cell.reports.load import LogError, read_rows
+
+    path = config.resolve(config.store.path)
+    if not path.is_file():
+        return 0
+    try:
+        rows = read_rows([path], since=date.fromtimestamp(now), until=date.fromtimestamp(now),
+                         types=("StressEstimate", "ErgonomicScore")).rows
+    except (LogError, OSError, ValueError) as exc:
+        logger.warning("cell %s: today's trends not read from %s: %s", config.cell.id, path, exc)
+        return 0
+    if not rows:
+        return 0
+    last = max(rows, key=lambda r: r.wall).operator_id  # the person at the cell now: their shift only
+    kinds = {"StressEstimate": StressEstimate, "ErgonomicScore": ErgonomicScore}
+    taken = 0
+    for r in sorted(rows, key=lambda r: r.wall):
+        if r.operator_id != last:
+            continue
+        try:
+            msg = msgspec.convert({k: v for k, v in r.p.items() if k != "type"}, kinds[r.type])
+        except (msgspec.ValidationError, TypeError):
+            continue
+        live.take(msg, r.wall)
+        taken += 1
+    return taken
+
+
 class CellLink:
     def __init__(self, config: CellConfig, live: CellLive, lock: threading.Lock, on_change: Callable[[], None],
                  ctx: zmq.Context | None = None, clock: Callable[[], float] = time.time):
@@ -63,6 +99,8 @@ class CellLink:
     def _run(self) -> None:
         sub = Subscriber(self.ctx, self.endpoints.sub, TOPICS)
         try:
+            with self.lock:
+                backfill_today(self.live, self.config, self.clock())
             self._snapshot()
             while not self._stop.is_set():
                 msg = sub.recv(200)
