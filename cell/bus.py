@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 
 import zmq
 
+from cell import bus_security
 from cell.messages import (
     EngineCommand,
     LogRecord,
@@ -135,6 +136,7 @@ class BusProxy:
         xpub = self.ctx.socket(zmq.XPUB)
         try:
             for sock in (xsub, xpub):
+                bus_security.secure_server(sock)  # CURVE, when the cell turns it on
                 sock.setsockopt(zmq.LINGER, 0)
                 sock.setsockopt(zmq.SNDHWM, self.hwm)
                 sock.setsockopt(zmq.RCVHWM, self.hwm)
@@ -250,6 +252,7 @@ class Publisher:
         self.socket = ctx.socket(zmq.XPUB)
         _set_common(self.socket, linger_ms)
         self.socket.setsockopt(zmq.SNDHWM, hwm)
+        bus_security.secure_client(self.socket)
         self.socket.connect(endpoint)
 
     def send(self, msg: Message) -> bool:
@@ -341,6 +344,7 @@ class Subscriber:
         self.socket = ctx.socket(zmq.SUB)
         _set_common(self.socket, 0)
         self.socket.setsockopt(zmq.RCVHWM, hwm)
+        bus_security.secure_client(self.socket)
         self.socket.connect(endpoint)
         self.topics: list[str] = []
         for topic in topics:
@@ -431,6 +435,7 @@ class CommandServer:
         *,
         allowed_identities: set[str] | None = None,
         linger_ms: int = 100,
+        curve_domain: str = bus_security.BUS_DOMAIN,
     ) -> None:
         self.endpoint = endpoint
         self.allowed_identities = None if allowed_identities is None else set(allowed_identities)
@@ -444,6 +449,7 @@ class CommandServer:
         # A restarted client with the same identity takes over its old connection.
         self.socket.setsockopt(zmq.ROUTER_HANDOVER, 1)
         try:
+            bus_security.secure_server(self.socket, curve_domain)
             self.socket.bind(BusEndpoints.bind_form(endpoint))
         except zmq.ZMQError:
             self.socket.close(0)
@@ -458,20 +464,27 @@ class CommandServer:
         exceptions are counted in ``errors`` and logged; no reply is sent.
         """
         try:
-            parts = self.socket.recv_multipart(zmq.NOBLOCK)
+            raw = self.socket.recv_multipart(zmq.NOBLOCK, copy=False)
         except zmq.Again:
             if timeout_ms <= 0 or not self.socket.poll(max(1, int(timeout_ms))):
                 return False
             try:
-                parts = self.socket.recv_multipart(zmq.NOBLOCK)
+                raw = self.socket.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return False
-        self._serve(parts, handler)
+        self._serve([f.bytes for f in raw], handler, bus_security.user_of(raw[-1]))
         return True
 
-    def _serve(self, parts: list[bytes], handler: Callable[[Message], Message | None]) -> None:
+    def _serve(self, parts: list[bytes], handler: Callable[[Message], Message | None],
+               user: str | None = None) -> None:
         identity = parts[0]
         who = identity.decode("utf-8", errors="replace")
+        if user is not None and self.allowed_identities is not None and user not in self.allowed_identities:
+            # with CURVE the peer's key says who it is; a declared identity alone proves nothing
+            self.rejected += 1
+            if should_log(self.rejected):
+                logger.warning("command from key %r (identity %r) rejected: not an allowed key", user, who)
+            return
         if self.allowed_identities is not None and who not in self.allowed_identities:
             self.rejected += 1
             if should_log(self.rejected):
@@ -540,6 +553,7 @@ class CommandClient:
         sock = self.ctx.socket(zmq.DEALER)
         _set_common(sock, 0)
         sock.setsockopt(zmq.IDENTITY, self.identity.encode())
+        bus_security.secure_client(sock)
         sock.connect(self.endpoint)
         return sock
 

@@ -175,8 +175,14 @@ def node(name: str = typer.Argument(..., help="bus, engine, store, robot, ergono
 
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name}: %(levelname)s %(message)s")
     cfg = _load(config)
+    from cell import bus_security
+
     try:
+        bus_security.configure_for(cfg, name)
         n = make_node(name, cfg, _options(operator, state_dir, frames_dir, speed, start_orders))
+    except bus_security.KeysMissing as exc:
+        typer.echo(f"{name}: {exc}", err=True)
+        raise typer.Exit(2) from None
     except NodeUnavailable as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
@@ -209,9 +215,12 @@ def run(config: Path = typer.Argument(..., help="the cell YAML"),
     from cell.supervisor import Supervisor
 
     cfg = _load(config)
+    from cell import bus_security
+
     try:
         names = nodes_for(cfg)
-    except NodeUnavailable as exc:
+        bus_security.check_keys(cfg, names)  # CURVE on: every node's key is here, said now, not in a restart loop
+    except (NodeUnavailable, bus_security.KeysMissing) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     sup = Supervisor(node_specs(config, names, operator, state_dir, frames_dir, speed),
@@ -310,6 +319,32 @@ app.command("simulate-week")(simulate_week_command)
 app.command("adapt")(adapt)
 app.command("web")(web_command)
 app.add_typer(coach_app, name="coach")
+
+keys_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                        help="CURVE keys of the cell bus (bus.curve: true in the YAML).")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("generate")
+def keys_generate(config: Path = typer.Argument(..., help="the cell YAML (its bus.keys folder is written)"),
+                  force: bool = typer.Option(False, "--force", help="replace existing keys (every PC of the cell "
+                                             "then needs the new ones)")) -> None:
+    """Make the bus's key pair and one per node and tool (public/ and private/ in bus.keys)."""
+    from cell import bus_security
+
+    cfg = _load(config)
+    folder = cfg.resolve(cfg.bus.keys)
+    try:
+        made = bus_security.generate(folder, force=force)
+    except FileExistsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{len(made)} key pairs in {folder}: public keys in public/, secret keys in private/ (mode 0600). "
+               "A PC that runs some of the nodes needs public/ and the private keys of what it runs "
+               "(and server.key_secret if it runs the bus, the engine or the robot bridge).")
+    if not cfg.bus.curve:
+        typer.echo("bus.curve is off in the YAML: set `bus: {curve: true}` to use them", err=True)
+
 
 ergonomics_app = typer.Typer(add_completion=False, no_args_is_help=True,
                              help="Ergonomic scoring of single postures: landmarks or joint angles in, RULA and REBA out.")

@@ -67,7 +67,19 @@ def web(configs: List[Path] = typer.Argument(..., help="the cell YAMLs of the ce
     from cell.web.app import create_app
     from cell.web.audit import AuditLog
 
+    from cell import bus_security
+
     cfgs = [_load(c) for c in configs]
+    secured = {str(c.resolve(c.bus.keys)) for c in cfgs if c.bus.curve}
+    if len(secured) > 1 or (secured and not all(c.bus.curve for c in cfgs)):
+        typer.echo("the cells on one page share one CURVE setting and keys folder (bus.curve, bus.keys); "
+                   f"these differ: {', '.join(sorted(secured))}", err=True)
+        raise typer.Exit(2)
+    try:
+        bus_security.configure_for(cfgs[0], "web")
+    except bus_security.KeysMissing as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     settings = web_settings(cfgs[0])
     if host is not None or port is not None:
         settings = settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v is not None})

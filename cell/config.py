@@ -537,6 +537,12 @@ class BusSettings(Model):
     host: str = "127.0.0.1"
     base_port: int = Field(default=5550, ge=1024, le=65000)
     heartbeat_s: float = Field(default=0.5, gt=0, le=10)
+    curve: bool = Field(default=False, description="CURVE encryption and authentication on every bus socket "
+                        "(keys from `cell keys generate`): only holders of the cell's keys may publish, subscribe "
+                        "or command, and only the engine may command the cobot. Turn it on whenever the bus "
+                        "leaves 127.0.0.1")
+    keys: Path = Field(default=Path("keys"), description="the keys folder (public/, private/), relative to "
+                       "this YAML")
 
 
 class StoreSettings(Model):

@@ -210,6 +210,9 @@ def _run_demo(config_path: Path, *, duration_s: float, operator_id: str | None, 
                   f"(simulated, {speed:g}x speed), cobot {cfg.robot.name if cfg.robot else '-'} "
                   + ("on the UR controller emulator (simulated)" if robot_settings else "(simulated)"))
     console.print(f"starting nodes: {', '.join(names)}")
+    from cell import bus_security
+
+    bus_security.configure_for(cfg, "tools")  # the live table taps the bus like any tool
     ctx = zmq.Context.instance()
     sub = Subscriber(ctx, endpoints(cfg).sub, [""])
     status = LiveStatus(cfg)

@@ -62,6 +62,7 @@ class Node:
         topics: Iterable[str] = (),
         command_endpoint: str | None = None,
         allowed_command_identities: set[str] | None = None,
+        command_domain: str = "cell",
         heartbeat_s: float = 0.5,
         tick_s: float = 0.05,
         simulated: bool = False,
@@ -95,7 +96,8 @@ class Node:
                 self.subscriber = Subscriber(self.ctx, endpoints.sub, self.topics)
             if command_endpoint is not None:
                 self.server = CommandServer(
-                    self.ctx, command_endpoint, allowed_identities=allowed_command_identities
+                    self.ctx, command_endpoint, allowed_identities=allowed_command_identities,
+                    curve_domain=command_domain,
                 )
         except Exception:
             self.close()

@@ -51,7 +51,7 @@ class RobotNode(Node):
         caps = self.driver.capabilities()
         super().__init__("robot", endpoints, topics=["heartbeat.engine"],
                          command_endpoint=BusEndpoints.bind_form(endpoints.command),
-                         allowed_command_identities={"engine"}, heartbeat_s=config.bus.heartbeat_s,
+                         allowed_command_identities={"engine"}, command_domain="robot", heartbeat_s=config.bus.heartbeat_s,
                          simulated=caps.simulated)
         self.config = config
         self.engine_watch = Watchdog(config.thresholds.engine_lost_s)
