@@ -87,6 +87,8 @@ class Node:
         self.ctx = ctx if ctx is not None else zmq.Context.instance()
         self._closed = False
         self._handler_errors = 0
+        self._snapshot_answered = False  # snapshot_until_answered: the engine has answered once
+        self._next_snapshot = 0.0
 
         self.publisher = Publisher(self.ctx, endpoints.pub)
         self.subscriber: Subscriber | None = None
@@ -164,7 +166,7 @@ class Node:
         A node that starts while the engine is still starting (a busy PC) gets no answer to its
         first request; the engine's next state may only come when someone acts on the one it
         missed, so it asks again instead of waiting for that."""
-        if getattr(self, "_snapshot_answered", False) or now < getattr(self, "_next_snapshot", 0.0):
+        if self._snapshot_answered or now < self._next_snapshot:
             return None
         self._next_snapshot = now + every_s
         snap = self.request_snapshot(timeout_s)
