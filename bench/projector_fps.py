@@ -22,6 +22,8 @@ import os
 import time
 from pathlib import Path
 
+from bench.table import Check, Row, exit_code
+
 EXAMPLE = Path(__file__).resolve().parent.parent / "configs" / "lamp-cell.yaml"
 RESOLUTION = (1920, 1080)
 TARGET_FPS = 60.0
@@ -43,7 +45,8 @@ def frames_per_second(renderer, window, view, seconds: float) -> tuple[float, in
             return n / (now - t0), n
 
 
-def main(argv: list[str] | None = None) -> int:
+def table_rows(argv: list[str] | None = None) -> list[Row]:
+    """Measure and print the detail lines; the result as table rows (bench/table.py)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=3.0, help="how long each view is timed")
     ap.add_argument("--quick", action="store_true")
@@ -81,7 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  typical step view        {step_fps:8.1f} fps  ({1000.0 / step_fps:6.2f} ms/frame, {n_step} frames)"
           f"   {step_fps / base:5.2f}x the baseline")
     print(f"  target >= {TARGET_FPS:g} fps for the typical step view: {'yes' if ok else 'NO'}")
-    return 0
+    return [Row(bench="projector_fps", measures=f"typical step view at {RESOLUTION[0]}x{RESOLUTION[1]}, "
+                f"render + show", ours=step_fps, unit="frames/s", baseline="empty bench", baseline_value=base,
+                better="higher", checks=(Check("typical view", step_fps, ">=", TARGET_FPS, "frames/s"),),
+                note=f"SDL driver '{driver}', {seconds:g} s per view")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The detail lines; 0 if the target is met."""
+    return exit_code(table_rows(argv))
 
 
 if __name__ == "__main__":
