@@ -141,6 +141,12 @@ def _hard_rules(step: Step, op: OperatorProfile, live: LiveLoad, policy: str) ->
     return None
 
 
+def operator_may_do(step: Step, op: OperatorProfile) -> bool:
+    """Whether this person's profile lets them do the step at all (the hard rules, whoever decides)."""
+    d = _hard_rules(step, op, LiveLoad(cobot_available=True), "limits")
+    return d is None or d.assignee == "operator"
+
+
 def _keep_share(settings: AllocationSettings, live: LiveLoad, policy: str) -> Decision | None:
     """The operator keeps this step while their share of the order's steps done is below the minimum.
 

@@ -27,6 +27,7 @@ from collections import deque
 import msgspec
 
 from cell.adaptation import task_for
+from cell.allocation import operator_may_do
 from cell.allocation import Allocator, LiveLoad, StepForecast, default_assignee, prior_cost
 from cell.config import CellConfig, OperatorProfile, Step, Task
 from cell.messages import (
@@ -520,8 +521,11 @@ class TaskEngine:
         and its step's program runs again from its start: the coach has made the cell safe.
         Lost-component pauses (camera) clear by themselves when the component is back.
         """
+        # a UR keeps its program PAUSED once a protective stop is unlocked: that counts as reachable here
+        # (the program is stopped below and runs again from its start)
+        reachable = self.cobot_available() or self.state.robot_mode == "paused"
         clear = [r for r in self.state.pause_reasons if r == "paused by the job coach"
-                 or (r.startswith("robot:") and self.cobot_available())]
+                 or (r.startswith("robot:") and reachable)]
         if not clear:
             return self._states(now) if self.state.current else []
         out: list[Message] = []
@@ -764,7 +768,7 @@ class TaskEngine:
         step = self._task_steps()[run.index]
         # steps planned for the cobot but not started are decided again when their turn comes
         o.planned = {i: who for i, who in o.planned.items() if who != "cobot"}
-        if step.who == "both" and step.id not in self.operator.limits.forbidden_steps:
+        if step.who == "both" and operator_may_do(step, self.operator):  # every limit, not only forbidden_steps
             o.cobot = None
             self.state.reassignments += 1
             alloc = Allocation(src=self.src, t=now, order_id=o.order_id, step_id=step.id, unit=o.unit,

@@ -180,6 +180,7 @@ class URDriver:
         self._active = False        # our program was started and not yet seen to end
         self._finished = False
         self._lost_sight = False    # the connection broke while our program was active
+        self._interrupted = False   # the safety system or the arm stopped our program, and it has not played since
         self._ran_s = 0.0
         self._since: float | None = None
         self._mode = "disconnected"
@@ -249,6 +250,7 @@ class URDriver:
             raise DriverError(f"cannot run {program}: {self._conn_fault}") from None
         # play was accepted: from here on the run exists, whatever we see next
         self._run, self._active, self._finished, self._lost_sight = (run_id, step_id, program), True, False, False
+        self._interrupted = False
         self._ran_s, self._since = 0.0, now
         self._mode, self._fault, self._rest = "running", "", ("idle", "")
         try:
@@ -601,6 +603,10 @@ class URDriver:
                 self._stop_clock(now)
             if state in ("PLAYING", "PAUSED") and name == ours:
                 self._lost_sight = False  # watching it again
+            if state == "PLAYING" and name == ours and safety in SAFE_TO_RUN and robot_mode == "RUNNING":
+                self._interrupted = False  # it goes on from where it stopped: its end is a normal end
+            elif safety not in SAFE_TO_RUN or robot_mode != "RUNNING":
+                self._interrupted = True
         if safety not in SAFE_TO_RUN:
             self._mode, self._fault = "fault", self._safety_text(safety)
             return
@@ -629,6 +635,9 @@ class URDriver:
                 if self._lost_sight:
                     self._rest = ("stopped", f"{ours} stopped while the connection was lost; "
                                              "it is not known whether it finished")
+                elif self._interrupted:  # stopped on the pendant after a protective stop: not done
+                    self._rest = ("stopped", f"{ours} was stopped after the arm was stopped by its safety "
+                                             "system; it did not finish")
                 else:
                     self._finished, self._rest = True, ("idle", "")
                 self._mode, self._fault = self._rest

@@ -178,24 +178,40 @@ def test_profile_limit_sends_heavy_step_to_the_cobot_and_robot_finishes_it(cfg):
                                                                         (2, "prep_cable", "active")}
 
 
-def test_cobot_fault_gives_a_both_step_back_to_the_operator(cfg):
-    e = engine(cfg, operator="op-limited-03")
-    e.handle(RobotStatus(src="robot", t=0.0, mode="idle"), 0.0)
-    cfg_step = cfg.task("desk-lamp").step("screw_shade")
-    assert cfg_step.who == "both"
-    e.start_order("desk-lamp", 1, 0.0)
+def _to_cobot_step(e, step_id):
+    """Work the order until the cobot is on ``step_id``; returns the time."""
     t = 1.0
-    while e.step().id != "screw_shade":
+    while e.step().id != step_id:
         if e.order.op is None:  # the cobot prepared the cable meanwhile
             e.handle(RobotStatus(src="robot", t=t, mode="idle", run_id=e.order.robot_run_id, finished=True), t)
         else:
             do_operator_step(e, t)
         t += 1
     assert e.order.assignee == "cobot"
+    return t
+
+
+def test_cobot_fault_gives_a_both_step_back_to_the_operator(cfg):
+    cobot_first = cfg.model_copy(update={"allocation": cfg.allocation.model_copy(update={"both_default": "cobot"})})
+    e = TaskEngine(cobot_first, cobot_first.operator("op-experienced-02"), StaticAllocator(cobot_first.allocation))
+    e.handle(RobotStatus(src="robot", t=0.0, mode="idle"), 0.0)
+    assert cfg.task("desk-lamp").step("screw_shade").who == "both"
+    e.start_order("desk-lamp", 1, 0.0)
+    t = _to_cobot_step(e, "screw_shade")
     out = e.handle(RobotStatus(src="robot", t=t, mode="fault", run_id=e.order.robot_run_id, fault="protective stop"), t)
     alloc = [m for m in out if isinstance(m, Allocation)][0]
     assert alloc.assignee == "operator" and alloc.reassigned and "protective stop" in alloc.reason
     assert last_state(out).assignee == "operator" and not last_state(out).paused
+
+
+def test_a_cobot_fault_never_hands_a_step_to_someone_whose_limits_rule_it_out(cfg):
+    e = engine(cfg, operator="op-limited-03")  # no overhead work: screw_shade (a high reach) is the cobot's
+    e.handle(RobotStatus(src="robot", t=0.0, mode="idle"), 0.0)
+    e.start_order("desk-lamp", 1, 0.0)
+    t = _to_cobot_step(e, "screw_shade")
+    out = e.handle(RobotStatus(src="robot", t=t, mode="fault", run_id=e.order.robot_run_id, fault="protective stop"), t)
+    assert not [m for m in out if isinstance(m, Allocation) and m.assignee == "operator"]
+    assert last_state(out).paused and "protective stop" in last_state(out).pause_reason
 
 
 def test_cobot_only_step_pauses_the_order_when_the_cobot_is_lost(cfg):

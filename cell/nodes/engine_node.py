@@ -55,6 +55,8 @@ class EngineNode(Node):
         self._last_robot: RobotStatus | None = None
         self._orders_pending_since: float | None = None
         self._camera_silent = False
+        self._unsaved = ""  # why the state cannot be saved now (a full disk), or ""
+        self._robot_beat: tuple[int, int] | None = None  # the bridge's (pid, heartbeat seq): a new one knows no run
 
     # ---- persistence -------------------------------------------------------------------
     def _load_state(self) -> EngineState | None:
@@ -70,18 +72,49 @@ class EngineNode(Node):
                                "the work orders start again from the cell file")
             return None
 
-    def _save(self) -> None:
+    def _save(self) -> bool:
+        """Write the state (atomically); False when it cannot be written (a full disk): said and paused."""
         data = dump_state(self.core.state)
         if data == self._saved:
-            return
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_suffix(".tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.state_path)
+            return True
+        try:
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.state_path.with_suffix(".tmp")
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.state_path)
+        except OSError as exc:
+            self._cannot_save(exc)
+            return False
         self._saved = data
+        if self._unsaved:
+            self._saved_again()
+        return True
+
+    def _cannot_save(self, exc: OSError) -> None:
+        """The state cannot be written: tell the bench and the coach, pause the order, go on in memory.
+
+        Until it can be written again the engine's messages go out unsaved (a crash meanwhile loses
+        them from its state): telling the operator why the cell stands still comes first."""
+        if self._unsaved:
+            return
+        now = self.clock()
+        self._unsaved = (f"cannot save the engine state to {self.state_path.parent} ({exc.strerror or exc}): "
+                         "free disk space on this PC; the order goes on by itself once it can be saved")
+        self.status = "state not saved: " + (exc.strerror or str(exc))
+        self.publish(Fault(src=self.name, t=now, component="disk", severity="pause", text=self._unsaved))
+        self.log("error", self._unsaved)
+        self.core.state.outbox.extend(encode(m) for m in self.core.pause(f"disk: {self._unsaved}", now))
+
+    def _saved_again(self) -> None:
+        now = self.clock()
+        reason, self._unsaved = f"disk: {self._unsaved}", ""
+        self.status = "ok"
+        self.publish(Fault(src=self.name, t=now, component="disk", severity="pause", text="back", cleared=True))
+        self.log("info", "the engine state is saved again; the order goes on")
+        self.core.state.outbox.extend(encode(m) for m in self.core.resume(reason, now))
 
     # ---- output --------------------------------------------------------------------------
     def _emit(self, msgs: list[Message], now: float) -> None:
@@ -115,6 +148,7 @@ class EngineNode(Node):
             for _ in range(4):  # a bridge that has not heard our heartbeat yet (just started): let it arrive
                 if not (isinstance(reply, RobotReply) and not reply.ok and reply.error.startswith(NO_HEARTBEAT)):
                     break
+                self.heartbeat()  # what it waits for: this loop holds up the node's own heartbeat
                 time.sleep(self.config.bus.heartbeat_s)
                 reply = self.robot.request(cmd, self.config.robot.command_timeout_s)  # type: ignore[union-attr]
         except CommandTimeout:
@@ -163,6 +197,15 @@ class EngineNode(Node):
                 self._clear_if_lost("camera", now)
             elif msg.src == "robot":
                 self.robot_watch.feed("robot", now)
+                last = self._robot_beat
+                restarted = last is not None and (msg.pid != last[0] or msg.seq < last[1])  # a new bridge
+                self._robot_beat = (msg.pid, msg.seq)
+                o = self.core.state.current
+                if restarted and o is not None and o.cobot is not None and o.cobot.run_id:
+                    # a new bridge knows nothing of the program the old one started: never wait for it
+                    step = self.core.task(o.task_id).steps[o.cobot.index].id
+                    self._emit(self._robot_fault(f"the cobot bridge restarted during {step}; it is not known "
+                                                 "whether the program finished", now), now)
             return
         if isinstance(msg, RobotStatus):
             self._last_robot = msg
@@ -184,6 +227,8 @@ class EngineNode(Node):
             self._emit(self.core.handle(fault, now), now)
 
     def on_tick(self, now: float) -> None:
+        if self._unsaved:
+            self._emit([], now)  # try again: the order goes on once the state can be saved
         if self._orders_pending_since is not None and now - self._orders_pending_since > self.STORE_WAIT_S:
             self.log("warning", f"no event log (store node) heard within {self.STORE_WAIT_S:g} s; "
                      "starting the work orders without it")

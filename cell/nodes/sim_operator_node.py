@@ -42,6 +42,7 @@ class SimOperatorNode(Node):
         self._frame_no = 0
         self.step: StepState | None = None
         self._engine_pid: int | None = None
+        self._engine_silent = False  # the engine's watchdog expired: the person stopped until it is heard
 
     def on_start(self, now: float) -> None:
         self.person = SimulatedOperator(self.config, self.profile, seed=0, shift_start=now)
@@ -66,8 +67,10 @@ class SimOperatorNode(Node):
     def on_message(self, msg: Message, now: float) -> None:
         if isinstance(msg, Heartbeat):
             self.engine_watch.feed("engine", now)
-            if self._engine_pid is not None and msg.pid != self._engine_pid:
-                # a restarted engine: what we did while it was gone may be lost; start the step over
+            silent, self._engine_silent = self._engine_silent, False
+            if silent or (self._engine_pid is not None and msg.pid != self._engine_pid):
+                # a restarted engine, or one heard again after a silence (the person stopped meanwhile):
+                # what we did while it was gone may be lost; start the step over
                 self.person.pause(now)
                 snap = self.request_snapshot(1.0)
                 if snap is not None and snap.step is not None:
@@ -86,6 +89,7 @@ class SimOperatorNode(Node):
     def on_tick(self, now: float) -> None:
         self._sync(now)
         if self.engine_watch.expired(now):
+            self._engine_silent = True
             self.person.pause(now)
             self.status = "simulated operator waiting: no engine"
         if self.engine_watch.alive("engine", now):

@@ -12,17 +12,19 @@ first hour is up) and every hour after.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 from cell.bus import BusEndpoints
 from cell.config import CellConfig
-from cell.messages import Heartbeat, Message, PoseFrame
+from cell.messages import Fault, Heartbeat, Message, PoseFrame
 from cell.runtime import Node
 from cell.store import EventStore
 
 
 class StoreNode(Node):
     FLUSH_S = 0.2
+    MAX_PENDING = 200_000  # rows held in memory while the log cannot be written (a full disk), at most
     PURGE_S = 3600.0
 
     def __init__(self, config: CellConfig, endpoints: BusEndpoints, options):
@@ -35,6 +37,7 @@ class StoreNode(Node):
         self.store = EventStore(config.resolve(config.store.path), retention_days=config.store.retention_days,
                                 operator_id=operator)
         self._pending: list[Message] = []
+        self._blocked = ""  # why the event log cannot be written now, or ""
         self._next_flush = 0.0
         self._next_purge = 0.0
 
@@ -66,9 +69,37 @@ class StoreNode(Node):
         self._next_purge = now + self.PURGE_S
 
     def _flush(self) -> None:
-        if self._pending:
-            self.counters["stored"] = self.counters.get("stored", 0) + self.store.append_many(self._pending)
-            self._pending.clear()
+        if not self._pending:
+            return
+        try:
+            stored = self.store.append_many(self._pending)
+        except (sqlite3.OperationalError, OSError) as exc:  # a full disk, a locked or read-only file
+            self._cannot_write(exc)
+            return
+        self.counters["stored"] = self.counters.get("stored", 0) + stored
+        self._pending.clear()
+        if self._blocked:
+            self._blocked = ""
+            self.status = "ok"
+            self.publish(Fault(src=self.name, t=self.clock(), component="store", severity="warning",
+                               text=f"back: the rows held meanwhile are written ({stored})", cleared=True))
+            self.log("info", f"event log {self.store.path} written again ({stored} rows held meanwhile)")
+
+    def _cannot_write(self, exc: Exception) -> None:
+        """Hold the rows in memory (bounded) and say so once; they are written when the log can be."""
+        if len(self._pending) > self.MAX_PENDING:
+            lost = len(self._pending) - self.MAX_PENDING
+            del self._pending[:lost]  # the oldest go first; counted and said
+            self.counters["lost"] = self.counters.get("lost", 0) + lost
+            self.log("error", f"event log still not writable: the oldest {lost} rows held in memory were dropped")
+        if self._blocked:
+            return
+        self._blocked = str(exc)
+        self.status = f"event log not writable: {exc}"
+        text = (f"the event log {self.store.path} cannot be written ({exc}): rows are held in memory "
+                f"(up to {self.MAX_PENDING}) until it can; free disk space on this PC")
+        self.publish(Fault(src=self.name, t=self.clock(), component="store", severity="warning", text=text))
+        self.log("error", text)
 
     def on_stop(self, now: float) -> None:
         self._flush()
