@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import signal
 import subprocess
@@ -27,7 +28,7 @@ import zmq
 from ruamel.yaml import YAML
 
 from cell.bus import CommandClient, Subscriber
-from cell.demo import demo_config
+from cell.demo import demo_config, free_base_port
 from cell.messages import (
     EngineCommand, Fault, Heartbeat, Message, PoseFrame, Snapshot, StepState,
 )
@@ -58,6 +59,9 @@ def write_cell(tmp_path: Path, *, devices: list[dict] | None = None, robot: dict
     path = demo_config(EXAMPLE, out, window=False, robot=robot)
     yaml = YAML(typ="rt")
     data = yaml.load(path.read_text(encoding="utf-8"))
+    # ports from a random place, not the first free ones after 15550 as `cell demo` takes them: two suites
+    # on one machine (or another test's cell still starting) must not pick the same bus
+    data["bus"]["base_port"] = free_base_port(start=random.randrange(20000, 40000, 4))
     ops = yaml.load((EXAMPLE.parent / "operators.yaml").read_text(encoding="utf-8"))
     for op in ops["operators"]:
         if op["id"] == OPERATOR:

@@ -256,8 +256,8 @@ def test_camera_dropped_falls_back_to_confirmation_by_hand_and_comes_back(tmp_pa
             t_stop = time.monotonic()
             os.kill(camera, signal.SIGSTOP)
             try:
-                lost = cell.tap.first(lambda m: isinstance(m, Fault) and m.component == "camera" and not m.cleared,
-                                      20, mark, "the engine's camera fault")
+                camera_fault = cell.tap.first(lambda m: isinstance(m, Fault) and m.component == "camera"
+                                              and not m.cleared, 20, mark, "the engine's camera fault")
                 lost_after = time.monotonic() - t_stop
                 manual = cell.tap.first(lambda m: isinstance(m, StepState) and bool(m.manual), 20, mark,
                                         "a step state saying steps are confirmed by hand")
@@ -295,7 +295,7 @@ def test_camera_dropped_falls_back_to_confirmation_by_hand_and_comes_back(tmp_pa
     lost = account_log(cell, log_seqs)
     assert not lost["unexplained"], lost
     fault_report.add(
-        f"fault camera-dropped: camera fault '{lost.text}' within {lost_after:.1f} s, manual mode in "
+        f"fault camera-dropped: camera fault '{camera_fault.text}' within {lost_after:.1f} s, manual mode in "
         f"{sum(1 for s in tap_states if s.manual)} step states, {by_hand} steps confirmed by the button box, "
         f"camera back '{back.text}', restarts 0; step states on the bus {len({s.seq for s in tap_states})}, "
         f"in the log {len(log_seqs)}, {gaps_said(lost)}; {mem}, {time.monotonic() - t_start:.0f} s")
