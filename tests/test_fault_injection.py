@@ -13,8 +13,8 @@ The second half pins what this suite found, each in threads on a test bus (or on
 so that the fault happens every time: a robot bridge restarted mid-program, a bridge that has not
 heard the engine yet, resuming after a protective stop on a UR, a UR program stopped after one, a
 protective stop and the operator's limits, the simulated operator after a silent engine. Those are
-fixed; what is not yet (step states published while the store is down never reach the event log)
-is ``xfail(strict=True)`` with its cause.
+fixed; what is not yet is ``xfail(strict=True)`` with its cause: step states published while the
+store is down, or before its subscription is up when the orders start, never reach the event log.
 
 ``.ci/run`` runs these with everything else (they are marked slow, not skipped). About two and
 a half minutes on two cores.
@@ -724,9 +724,9 @@ def test_protective_stop_on_the_emulated_ur_pauses_or_hands_the_step_back_and_re
 # =========================================================================== what fault injection found
 #
 # Each of these puts the cell in the state a fault leaves it in, in threads on a test bus (or on the
-# pure core) so that it happens every time, and asserts what the issue asks for. All but the first
-# were product bugs found by the scenarios above and fixed since; the first is still open (strict
-# xfail: once it is fixed it passes, and pytest says so).
+# pure core) so that it happens every time, and asserts what the issue asks for. They were product
+# bugs found by the scenarios above; the two marked xfail are still open (strict: once fixed they
+# pass, and pytest says so), the others are fixed and stay as regression tests.
 
 
 def lamp_cell(tmp_path: Path, *, robot: dict | None = None, forbidden: list[str] | None = None,
