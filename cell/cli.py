@@ -35,6 +35,15 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split
 EXAMPLE_CELL = Path(__file__).resolve().parent.parent / "configs" / "lamp-cell.yaml"
 
 
+def operator_or_exit(cfg, operator: str | None):
+    """The operator's profile (None: the first), or exit 2 naming the ones the cell has."""
+    try:
+        return cfg.operator(operator)
+    except KeyError:
+        typer.echo(f"no operator {operator!r}; allowed: {', '.join(o.id for o in cfg.operators)}", err=True)
+        raise typer.Exit(2) from None
+
+
 def parse_duration(text: str) -> float:
     """'8h', '90m', '45s', '1h30m' or plain seconds -> seconds."""
     text = text.strip().lower()
@@ -97,11 +106,7 @@ def simulate(config: Path = typer.Argument(..., help="the cell YAML"),
     from cell.simulator.shift import run_shift
 
     cfg = _load(config)
-    try:
-        profile = cfg.operator(operator)
-    except KeyError:
-        typer.echo(f"no operator {operator!r}; allowed: {', '.join(o.id for o in cfg.operators)}", err=True)
-        raise typer.Exit(2) from None
+    profile = operator_or_exit(cfg, operator)
     from cell.allocation import POLICIES
 
     if policy is not None and policy not in POLICIES:

@@ -328,14 +328,10 @@ def adapt(config: Path = typer.Argument(..., help="the cell YAML"),
                                      "whole cell still validates"),
           as_json: bool = typer.Option(False, "--json", help="print the proposals as JSON lines")) -> None:
     """Propose task adaptations for one operator from the event log, as a YAML patch; --apply writes them."""
-    from cell.cli import _load
+    from cell.cli import _load, operator_or_exit
 
     cfg = _load(config)
-    try:
-        profile = cfg.operator(operator)
-    except KeyError:
-        typer.echo(f"no operator {operator!r}; allowed: {', '.join(o.id for o in cfg.operators)}", err=True)
-        raise typer.Exit(2) from None
+    profile = operator_or_exit(cfg, operator)
     try:
         if patch is not None:
             if not apply:
