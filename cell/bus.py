@@ -21,6 +21,7 @@ import zmq
 
 from cell import bus_security
 from cell.messages import (
+    Backlog,
     EngineCommand,
     LogRecord,
     MalformedMessage,
@@ -609,6 +610,27 @@ class CommandClient:
         self.socket.close(0)
 
 
+def engine_request(ctx: zmq.Context, endpoints: BusEndpoints, cmd: EngineCommand, want: type,
+                   timeout_s: float = 1.0) -> Message | None:
+    """Ask the engine once and return its answer of type ``want``; None (and a warning) if none comes."""
+    # A throwaway identity: sharing one with a long-lived client would take
+    # over that client's connection (the server hands identities over).
+    identity = f"{cmd.src}-{cmd.action}-{os.getpid()}-{os.urandom(3).hex()}"
+    client = CommandClient(ctx, endpoints.engine, identity)
+    try:
+        reply = client.request(cmd, timeout_s)
+    except CommandTimeout:
+        logger.warning("no answer to %s from the engine at %s within %.3g s", cmd.action, endpoints.engine,
+                       timeout_s)
+        return None
+    finally:
+        client.close()
+    if not isinstance(reply, want):
+        logger.warning("engine answered %s with %s", cmd.action, type(reply).__name__)
+        return None
+    return reply
+
+
 def snapshot_request(
     ctx: zmq.Context,
     endpoints: BusEndpoints,
@@ -617,22 +639,15 @@ def snapshot_request(
     src: str | None = None,
 ) -> Snapshot | None:
     """Ask the engine for its current state (for late joiners); None if no answer."""
-    name = src or "client"
-    # A throwaway identity: sharing one with a long-lived client would take
-    # over that client's connection (the server hands identities over).
-    identity = f"{name}-snapshot-{os.getpid()}-{os.urandom(3).hex()}"
-    client = CommandClient(ctx, endpoints.engine, identity)
-    try:
-        reply = client.request(EngineCommand(src=name, t=time.monotonic(), action="snapshot"), timeout_s)
-    except CommandTimeout:
-        logger.warning("no snapshot from the engine at %s within %.3g s", endpoints.engine, timeout_s)
-        return None
-    finally:
-        client.close()
-    if not isinstance(reply, Snapshot):
-        logger.warning("engine answered a snapshot request with %s", type(reply).__name__)
-        return None
-    return reply
+    cmd = EngineCommand(src=src or "client", t=time.monotonic(), action="snapshot")
+    return engine_request(ctx, endpoints, cmd, Snapshot, timeout_s)  # type: ignore[return-value]
+
+
+def backlog_request(ctx: zmq.Context, endpoints: BusEndpoints, after_seq: int, timeout_s: float = 1.0, *,
+                    src: str = "store") -> Backlog | None:
+    """What the engine published after its StepState ``after_seq`` (as far as it still keeps it)."""
+    cmd = EngineCommand(src=src, t=time.monotonic(), action="backlog", after_seq=after_seq)
+    return engine_request(ctx, endpoints, cmd, Backlog, timeout_s)  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- watchdog

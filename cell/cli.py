@@ -205,8 +205,13 @@ def node_specs(config: Path, names: list[str], operator, state_dir: Path, frames
             argv += ["--operator", operator]
         if frames_dir:
             argv += ["--frames-dir", str(frames_dir)]
-        specs.append(ProcessSpec(name=name, argv=argv))
+        # the event log stops after every node that writes to it, the bus after everyone
+        specs.append(ProcessSpec(name=name, argv=argv, stop_wave=STOP_WAVES.get(name, 0)))
     return specs
+
+
+STOP_WAVES = {"store": 1, "bus": 2}
+
 
 
 @app.command()

@@ -118,6 +118,7 @@ class EngineState(msgspec.Struct):
     reassignments: int = 0
     manual: str = ""              # non-empty: the camera is lost, a confirmation by hand finishes a step (why)
     outbox: list[bytes] = []      # messages decided but maybe not yet sent (re-sent after a crash)
+    unlogged: list[bytes] = []    # sent, but not yet in the event log by its last word (the node's journal)
 
 
 def dump_state(state: EngineState) -> bytes:

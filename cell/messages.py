@@ -261,16 +261,18 @@ class Fault(Message, frozen=True, kw_only=True):
 
 
 class EngineCommand(Message, frozen=True, kw_only=True):
-    """A request to the engine: start an order, pause, resume, snapshot."""
+    """A request to the engine: start an order, pause, resume, snapshot; ``backlog``: what it published
+    after ``after_seq`` (answered with a Backlog, for the event log to fill a gap)."""
 
     TOPIC: ClassVar[str] = "engine.command"
     action: Literal["start_order", "pause", "resume", "help", "help_ack", "clear_help", "reload_operator",
-                    "snapshot"]
+                    "snapshot", "backlog"]
     task_id: str | None = None
     quantity: int = 1
     reason: str = ""
     by: str = ""                    # who asked (a job coach's display name, from the coach's page)
     operator_id: str | None = None  # reload_operator: whose profile changed in the cell file
+    after_seq: int = 0              # backlog: everything published after the StepState with this seq
 
 
 class OperatorChanged(Message, frozen=True, kw_only=True):
@@ -298,10 +300,25 @@ class Snapshot(Message, frozen=True, kw_only=True):
     orders_done: int = 0
 
 
+class Backlog(Message, frozen=True, kw_only=True):
+    """The engine's answer to ``backlog``: what it published after the StepState ``after_seq``.
+
+    ``messages`` are the encoded messages (step states, allocations, robot commands, profile
+    changes) in the order they went out. The engine keeps its recent output in memory, from the
+    StepState ``oldest_seq`` on (0: nothing kept); what is older than that cannot be had again.
+    """
+
+    TOPIC: ClassVar[str] = "engine.backlog"
+    after_seq: int
+    oldest_seq: int = 0
+    latest_seq: int = 0
+    messages: list[bytes] = []
+
+
 AnyMessage = Union[
     Heartbeat, LogRecord, PoseFrame, ErgonomicScore, ExposureSummary, FatigueState, StressEstimate, TaskEvent,
     StepState, Allocation, RobotCommand, RobotReply, RobotStatus, DeviceEvent,
-    Fault, EngineCommand, Snapshot, OperatorChanged,
+    Fault, EngineCommand, Snapshot, OperatorChanged, Backlog,
 ]
 
 _encoder = msgspec.msgpack.Encoder()

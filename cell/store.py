@@ -25,7 +25,7 @@ from typing import Iterable, Iterator
 
 import msgspec
 
-from cell.messages import Message, PoseFrame
+from cell.messages import Message, PoseFrame, StepState
 
 SCHEMA_VERSION = 2
 # 1 -> 2: rows carry the operator at the cell even when the message has no operator field.
@@ -112,12 +112,16 @@ class EventStore:
 
     def append_many(self, msgs: Iterable[Message]) -> int:
         wall = self.clock()
-        rows = [self._row(m, wall) for m in msgs if not isinstance(m, NOT_STORED)]
+        kept = [m for m in msgs if not isinstance(m, NOT_STORED)]
+        rows = [self._row(m, wall) for m in kept]
+        seqs = [m.seq for m in kept if isinstance(m, StepState) and m.src == "engine"]
         if rows:
             with self.db:
                 self.db.executemany(
                     "INSERT INTO events (t, wall, type, topic, src, order_id, step_id, operator_id, payload) "
                     "VALUES (?,?,?,?,?,?,?,?,?)", rows)
+                if seqs:  # kept apart from the rows: a delete of the rows must not make them wanted again
+                    self.db.execute("INSERT OR REPLACE INTO meta VALUES ('last_step_seq', ?)", (str(seqs[-1]),))
         return len(rows)
 
     def count(self, type_name: str | None = None) -> int:
@@ -159,6 +163,18 @@ class EventStore:
     def unattributed(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM events WHERE operator_id IS NULL").fetchone()[0]
 
+    def last_step_seq(self) -> int | None:
+        """The ``seq`` of the last engine StepState written to this log (None: never one).
+
+        Kept in ``meta``, not read from the rows: after ``cell data delete`` the log must not
+        ask the engine for the deleted states again (logs older than this find it in the rows)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key='last_step_seq'").fetchone()
+        if row is not None:
+            return int(row[0])
+        row = self.db.execute("SELECT json_extract(payload, '$.seq') FROM events WHERE type='StepState' "
+                              "AND src='engine' ORDER BY id DESC LIMIT 1").fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def last_operator(self) -> str | None:
         """Who was at the cell when the newest row naming someone was written."""
         row = self.db.execute("SELECT operator_id FROM events WHERE operator_id IS NOT NULL "
@@ -188,3 +204,62 @@ class EventStore:
 
     def close(self) -> None:
         self.db.close()
+
+
+class Gaps:
+    """Which of the engine's step states the event log misses, from their ``seq`` (pure: no sockets).
+
+    The engine numbers its step states across restarts and says in every heartbeat the last one
+    it sent. A state the log did not get (the store was down, restarting, or not subscribed yet)
+    shows as a gap; the store then asks the engine for its backlog (``EngineCommand backlog``).
+    What the engine no longer keeps is given up: counted as lost, or, in a log that had no step
+    state before, as published before this log began (not a loss of this log).
+    """
+
+    def __init__(self, last_seq: int | None):
+        self.last = last_seq              # the newest seq the log has (or holds to write)
+        self.missing: set[int] = set()
+        self.fresh = last_seq is None      # an empty log: what came before it is not missing from it
+        self.restarts = 0                  # the engine's count started over (a fresh engine state)
+
+    def _open(self, upto: int) -> None:
+        """Everything after ``last`` up to ``upto`` not had is missing."""
+        start = 1 if self.last is None else self.last + 1
+        self.missing.update(range(start, upto + 1))
+
+    def engine_at(self, published: int) -> None:
+        """The engine says (heartbeat) the last state it sent is ``published``."""
+        if self.last is not None and published < self.last:
+            self._started_over()
+        if published > (self.last or 0):
+            self._open(published)
+            self.last = published
+
+    def heard(self, seq: int) -> None:
+        """A step state reached the log (from the bus or the engine's backlog)."""
+        if seq in self.missing:
+            self.missing.discard(seq)
+            return
+        if self.last is not None and seq <= self.last:
+            self._started_over()
+        self._open(seq - 1)
+        self.last = seq
+
+    def _started_over(self) -> None:
+        self.restarts += 1
+        self.missing.clear()
+        self.last = 0
+
+    def after(self) -> int:
+        """Ask the engine for what it published after this seq."""
+        return min(self.missing) - 1
+
+    def give_up(self, latest: int) -> tuple[list[int], list[int]]:
+        """After a backlog (everything the engine keeps after ``after()``, already ``heard``): the
+        states still missing up to ``latest``, the engine's last state sent, are not kept any more.
+        Returns them as (lost, published before this log began). Later ones stay missing (not sent
+        yet when the engine answered)."""
+        gone = sorted(s for s in self.missing if s <= latest)
+        self.missing.difference_update(gone)
+        fresh, self.fresh = self.fresh, False
+        return ([], gone) if fresh else (gone, [])

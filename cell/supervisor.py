@@ -30,11 +30,14 @@ class ProcessSpec:
     """One child: a name, its command line and extra environment variables.
 
     ``env`` is added to the supervisor's own environment, not a replacement.
+    ``stop_wave``: children are stopped in waves, lowest first, each wave once the one before
+    has exited (the event log after everything that writes to it, the bus last of all).
     """
 
     name: str
     argv: list[str]
     env: dict[str, str] | None = None
+    stop_wave: int = 0
 
 
 class ProcessExit(NamedTuple):
@@ -199,24 +202,14 @@ class Supervisor:
     # ------------------------------------------------------------------ stop
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """SIGTERM every child's process group, wait, then SIGKILL the stragglers."""
+        """SIGTERM every child's process group, wave by wave (``ProcessSpec.stop_wave``), wait, then
+        SIGKILL the stragglers of each wave."""
         self.stopping = True
         live = {n: c for n, c in self._children.items() if c.proc is not None}
         for child in live.values():
             child.restart_at = None
-            _signal_group(child.proc, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        pending = dict(live)
-        while pending:
-            for name, child in list(pending.items()):
-                if child.proc.poll() is not None:
-                    del pending[name]
-            if not pending or time.monotonic() >= deadline:
-                break
-            time.sleep(0.02)
-        for name, child in pending.items():
-            self._log(f"{name}: did not stop within {timeout_s:.1f} s, killing")
-            _signal_group(child.proc, signal.SIGKILL)
+        for wave in sorted({c.spec.stop_wave for c in live.values()}):
+            self._stop_wave({n: c for n, c in live.items() if c.spec.stop_wave == wave}, timeout_s)
         for name, child in live.items():
             try:
                 code = child.proc.wait(timeout=2.0)
@@ -229,6 +222,22 @@ class Supervisor:
             if child.log_file is not None:
                 child.log_file.close()
                 child.log_file = None
+
+    def _stop_wave(self, wave: dict[str, _Child], timeout_s: float) -> None:
+        for child in wave.values():
+            _signal_group(child.proc, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        pending = dict(wave)
+        while pending:
+            for name, child in list(pending.items()):
+                if child.proc.poll() is not None:
+                    del pending[name]
+            if not pending or time.monotonic() >= deadline:
+                break
+            time.sleep(0.02)
+        for name, child in pending.items():
+            self._log(f"{name}: did not stop within {timeout_s:.1f} s, killing")
+            _signal_group(child.proc, signal.SIGKILL)
 
     def run_until(self, stop: threading.Event | None = None, *, poll_s: float = 0.1, stop_timeout_s: float = 5.0) -> None:
         """Start, watch until ``stop`` is set or SIGTERM/SIGINT arrives, then stop.

@@ -46,13 +46,14 @@ SPEED = 5.0
 
 def write_cell(tmp_path: Path, *, devices: list[dict] | None = None, robot: dict | None = None,
                operator_limits: dict[str, dict] | None = None, policy: str | None = None,
-               store_path: Path | None = None, thresholds: dict | None = None) -> Path:
+               store_path: Path | None = None, thresholds: dict | None = None, curve: bool = False) -> Path:
     """A copy of the example cell for one run: free bus ports, event log in tmp_path (or ``store_path``).
 
     The operators file is copied too: the simulated ``OPERATOR`` never calls the job coach
     (``simulation.help_rate: 0``; a help call keeps the simulated person waiting 20-60 s, which
     only makes a fault test slower), and ``operator_limits`` (operator id -> keys) is merged into
     the profiles' ``limits``. ``policy``: the allocation policy. ``robot``: keys of the robot section.
+    ``curve``: the bus encrypted and authenticated, with keys made as `cell keys generate` makes them.
     """
     out = tmp_path / "cell"
     out.mkdir(parents=True, exist_ok=True)
@@ -80,6 +81,12 @@ def write_cell(tmp_path: Path, *, devices: list[dict] | None = None, robot: dict
         data["store"]["path"] = str(store_path)
     if thresholds:
         data["thresholds"].update(thresholds)
+    if curve:
+        from cell import bus_security
+
+        bus_security.generate(out / "keys")
+        data["bus"]["curve"] = True
+        data["bus"]["keys"] = "keys"
     with open(path, "w", encoding="utf-8") as f:
         yaml.dump(data, f)
     return path
@@ -89,8 +96,8 @@ def write_cell(tmp_path: Path, *, devices: list[dict] | None = None, robot: dict
 
 
 class CellTimeout(Exception):
-    """What was waited for did not come. Not an AssertionError: an xfail(raises=AssertionError) test
-    that cannot even set its scene fails instead of passing as the expected failure."""
+    """What was waited for did not come: a scene that could not be set, told apart from an
+    AssertionError (what the scene showed was wrong)."""
 
 
 class Tap:
@@ -269,6 +276,9 @@ class CellProcess:
 
     # ---- start and stop --------------------------------------------------------------------
     def start(self) -> CellProcess:
+        from cell import bus_security
+
+        bus_security.configure_for(self.cfg, "tools")  # with CURVE on, the tap and the coach hold keys
         self.tap = Tap(self.ctx, self.ep.sub)
         env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", PYTHONUNBUFFERED="1")
         self._log = open(self.log_path, "wb")
@@ -283,8 +293,7 @@ class CellProcess:
         """Stop the cell as Ctrl-C does; return what `cell run` printed.
 
         ``published`` keeps the step states the tap saw while the cell ran: what the event log must
-        have. (Nodes stop together on Ctrl-C, so a state the engine publishes while the store is
-        already stopping may miss the log: a shutdown race, not a fault this suite injects.)"""
+        have (the store stops after the nodes that write to it)."""
         if self.tap is not None:
             self.published = self.tap.timed(StepState)
         if self.proc is not None and self.proc.poll() is None:
@@ -303,6 +312,9 @@ class CellProcess:
             if pid_alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+        from cell import bus_security
+
+        bus_security.stop()
         self.ctx.destroy(linger=0)
         return self.output
 
@@ -422,9 +434,9 @@ class CellProcess:
 def account_log(cell: CellProcess, log_seqs: Iterable[int],
                 windows: dict[str, tuple[float, float]] | None = None) -> dict[str, list[int]]:
     """Every StepState seq from 1 to the last one the tap saw while the cell ran that is not in the event
-    log, by why: "startup" (published before the store's heartbeat said it had received anything: the
-    engine starts the orders on its first heartbeat, see the xfail test), a named window (published
-    within it; for a seq nobody saw, its neighbours bracket the window), or "unexplained"."""
+    log, by when: "startup" (published before the store's heartbeat said it had received anything),
+    a named window (published within it; for a seq nobody saw, its neighbours bracket the window), or
+    "unexplained". The scenarios expect every list empty; the split says where to look when not."""
     have = set(log_seqs)
     first_seen: dict[int, float] = {}
     for t, st in cell.published:

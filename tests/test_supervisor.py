@@ -182,3 +182,35 @@ def test_run_until_stop_event() -> None:
     runner.join(3.0)
     assert not runner.is_alive()
     assert gone(pid)
+
+
+def _records_stop(path: Path, linger_s: float) -> list[str]:
+    """A child that, on SIGTERM, writes when it was asked and when it finished (after ``linger_s``)."""
+    code = (f"import signal, sys, time\n"
+            f"def bye(*_):\n"
+            f"    t = time.monotonic(); time.sleep({linger_s})\n"
+            f"    open({str(path)!r}, 'w').write(f'{{t}} {{time.monotonic()}}'); sys.exit(0)\n"
+            f"signal.signal(signal.SIGTERM, bye)\n"
+            f"open({str(path)!r} + '.ready', 'w').close()\n"
+            f"time.sleep(30)\n")
+    return [sys.executable, "-c", code]
+
+
+@pytest.mark.timeout(15)
+def test_children_stop_in_waves_the_event_log_after_the_nodes_that_write_to_it(tmp_path: Path) -> None:
+    """The engine's last state must reach the event log: the store is asked to stop only once the
+    nodes before it have exited, the bus only after the store."""
+    from cell.cli import node_specs
+
+    files = {n: tmp_path / n for n in ("engine", "store", "bus")}
+    waves = {s.name: s.stop_wave for s in node_specs(Path("cell.yaml"), list(files), None, tmp_path, None, 1.0)}
+    assert waves["engine"] < waves["store"] < waves["bus"]
+    sup = Supervisor([ProcessSpec(n, _records_stop(f, 0.3), stop_wave=waves[n]) for n, f in files.items()])
+    sup.start()
+    assert wait_until(lambda: all(Path(f"{f}.ready").exists() for f in files.values()), 5.0)
+    sup.stop(3.0)
+    asked, done = {}, {}
+    for n, f in files.items():
+        asked[n], done[n] = map(float, f.read_text().split())
+    assert done["engine"] <= asked["store"], (asked, done)
+    assert done["store"] <= asked["bus"], (asked, done)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 
 import msgspec
 from pathlib import Path
@@ -22,12 +23,56 @@ from cell.config import CellConfig
 from cell.config_loader import ConfigError, reload_operator
 from cell.engine import EngineState, TaskEngine, dump_state, load_state
 from cell.messages import (
-    decode, encode, EngineCommand, Fault, Heartbeat, Message, RobotCommand, RobotReply, RobotStatus,
+    decode, encode, Backlog, EngineCommand, Fault, Heartbeat, Message, RobotCommand, RobotReply, RobotStatus,
+    StepState,
 )
 from cell.runtime import Node
 
 NO_HEARTBEAT = "no live engine heartbeat"  # the robot bridge's refusal before it has heard us
 CAMERA_NODES = ("sim-operator", "vision")
+
+
+class Journal:
+    """The engine's recent output as it went out, for the event log to fill a gap (``backlog``).
+
+    The last ``size`` messages in memory. What the event log has not confirmed yet (``logged``,
+    from the store's heartbeat) is saved with the engine state too, at most ``keep`` messages, so
+    a store and an engine down one after the other lose nothing either."""
+
+    def __init__(self, size: int = 20_000, keep: int = 2_000):
+        self.entries: deque[tuple[int | None, bytes]] = deque(maxlen=size)  # (StepState seq or None, payload)
+        self.keep = keep
+        self.logged: int | None = None  # the event log has every state up to this seq (None: no log heard)
+
+    def load(self, saved: list[bytes]) -> None:
+        """Take back what a previous run saved (``unlogged``)."""
+        for payload in saved:
+            self.add(decode(payload), payload)
+        if saved:
+            first = next((seq for seq, _ in self.entries if seq is not None), None)
+            self.logged = first - 1 if first is not None else self.logged
+
+    def unlogged(self) -> list[bytes]:
+        """What to save with the state: after the last state the event log confirmed."""
+        if self.logged is None:
+            return []
+        return self.after(self.logged)[-self.keep:]
+
+    def add(self, msg: Message, payload: bytes) -> None:
+        self.entries.append((msg.seq if isinstance(msg, StepState) else None, payload))
+
+    def oldest(self) -> int:
+        return next((seq for seq, _ in self.entries if seq is not None), 0)
+
+    def after(self, after_seq: int) -> list[bytes]:
+        """Everything after the StepState ``after_seq``; all that is kept when that one is not."""
+        out: list[bytes] = []
+        for seq, payload in reversed(self.entries):
+            if seq == after_seq:
+                break
+            out.append(payload)
+        out.reverse()
+        return out
 
 
 class EngineNode(Node):
@@ -57,6 +102,11 @@ class EngineNode(Node):
         self._camera_silent = False
         self._unsaved = ""  # why the state cannot be saved now (a full disk), or ""
         self._robot_beat: tuple[int, int] | None = None  # the bridge's (pid, heartbeat seq): a new one knows no run
+        self.journal = Journal()
+        self.journal.load(self.core.state.unlogged)
+        # in every heartbeat: the last step state that went out, so the event log sees what it missed
+        unsent = [m.seq for m in map(decode, self.core.state.outbox) if isinstance(m, StepState)]
+        self.counters["step_seq"] = min(unsent) - 1 if unsent else self.core.state.seq
 
     # ---- persistence -------------------------------------------------------------------
     def _load_state(self) -> EngineState | None:
@@ -74,6 +124,7 @@ class EngineNode(Node):
 
     def _save(self) -> bool:
         """Write the state (atomically); False when it cannot be written (a full disk): said and paused."""
+        self.core.state.unlogged = self.journal.unlogged()
         data = dump_state(self.core.state)
         if data == self._saved:
             return True
@@ -134,6 +185,9 @@ class EngineNode(Node):
             follow = self._send_robot(msg, now) if isinstance(msg, RobotCommand) else []
             if not isinstance(msg, RobotCommand):
                 self.publish(msg)
+            self.journal.add(msg, self.core.state.outbox[0])
+            if isinstance(msg, StepState):
+                self.counters["step_seq"] = msg.seq
             self.core.state.outbox.pop(0)
             if follow:
                 self.core.state.outbox.extend(encode(m) for m in follow)
@@ -192,6 +246,8 @@ class EngineNode(Node):
         if isinstance(msg, Heartbeat):
             if msg.src == "store" and self._orders_pending_since is not None:
                 self._start_orders(now, "the event log is listening")
+            if msg.src == "store" and "logged_seq" in msg.counters:
+                self.journal.logged = msg.counters["logged_seq"]  # saved with the next change: no need to now
             if msg.src in CAMERA_NODES:
                 self.camera_watch.feed("camera", now)
                 self._clear_if_lost("camera", now)
@@ -246,6 +302,9 @@ class EngineNode(Node):
         self._emit(self.core.tick(now), now)
 
     def on_command(self, msg: Message, now: float) -> Message | None:
+        if isinstance(msg, EngineCommand) and msg.action == "backlog":
+            return Backlog(src=self.name, t=now, after_seq=msg.after_seq, oldest_seq=self.journal.oldest(),
+                           latest_seq=self.counters["step_seq"], messages=self.journal.after(msg.after_seq))
         if isinstance(msg, EngineCommand) and msg.action != "snapshot":
             self._command(msg, now)
         return self.core.snapshot(now, self._last_robot)

@@ -8,24 +8,43 @@ finds step states and robot status too, not only the messages that name a
 person. Rows older than the retention period are purged when the node
 starts (a cell that was off for a month does not keep old data until the
 first hour is up) and every hour after.
+
+Nothing the engine decides is lost from the log while the store is down,
+restarting or not yet subscribed: the engine numbers its step states
+(``seq``) and says in each heartbeat the last one it sent. A gap makes
+the store ask the engine for its backlog (``EngineCommand backlog``), what
+it published after the last state the log has (step states, allocations,
+robot commands, profile changes), and write it before what it heard
+next. Duplicates (an engine re-sending after a restart, a state both
+heard and in the backlog) are written once. What the engine no longer
+keeps is counted (``lost``) and said.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
+from collections import OrderedDict
 
-from cell.bus import BusEndpoints
+from cell.bus import BusEndpoints, backlog_request
 from cell.config import CellConfig
-from cell.messages import Fault, Heartbeat, Message, PoseFrame
+from cell.messages import (
+    Allocation, Fault, Heartbeat, MalformedMessage, Message, OperatorChanged, PoseFrame, RobotCommand, StepState,
+    decode, encode,
+)
 from cell.runtime import Node
-from cell.store import EventStore
+from cell.store import EventStore, Gaps
+
+ENGINE = "engine"
+ENGINE_OUTPUT = (StepState, Allocation, RobotCommand, OperatorChanged)  # what the engine's backlog holds
 
 
 class StoreNode(Node):
     FLUSH_S = 0.2
     MAX_PENDING = 200_000  # rows held in memory while the log cannot be written (a full disk), at most
     PURGE_S = 3600.0
+    ASK_EVERY_S = 1.0      # the engine's backlog, at most this often while a gap is open
+    REMEMBER = 50_000      # engine messages remembered to write each once
 
     def __init__(self, config: CellConfig, endpoints: BusEndpoints, options):
         super().__init__("store", endpoints, topics=[""], heartbeat_s=config.bus.heartbeat_s)
@@ -40,6 +59,11 @@ class StoreNode(Node):
         self._blocked = ""  # why the event log cannot be written now, or ""
         self._next_flush = 0.0
         self._next_purge = 0.0
+        self.gaps = Gaps(self.store.last_step_seq())
+        self._written_seq = self.gaps.last or 0  # the last engine state written to the file
+        self._written: OrderedDict[bytes, None] = OrderedDict()  # engine messages already held or written
+        self._next_ask = 0.0
+        self.counters.update(lost=0, duplicates=0, recovered=0, logged_seq=self._written_seq)
 
     def on_start(self, now: float) -> None:
         # not the operator's id: node logs (state-dir/logs) are not under retention or `cell data delete`
@@ -48,14 +72,81 @@ class StoreNode(Node):
         self._purge(now, always_say=True)
 
     def on_message(self, msg: Message, now: float) -> None:
-        if isinstance(msg, (PoseFrame, Heartbeat)):
+        if isinstance(msg, Heartbeat):
+            if msg.src == ENGINE and "step_seq" in msg.counters:
+                self.gaps.engine_at(msg.counters["step_seq"])
+                self._catch_up(now)
             return
+        if isinstance(msg, PoseFrame):
+            return
+        if msg.src == ENGINE and isinstance(msg, ENGINE_OUTPUT):
+            if not self._first_time(msg):
+                return
+            if isinstance(msg, StepState):
+                open_before = len(self.gaps.missing)
+                self.gaps.heard(msg.seq)
+                if len(self.gaps.missing) > open_before:  # a gap before it: what it missed is written first
+                    self._catch_up(now, before=msg)
         self._pending.append(msg)
+
+    def _first_time(self, msg: Message) -> bool:
+        """False for an engine message already held or written (re-sent, or heard and in a backlog)."""
+        key = encode(msg)
+        if key in self._written:
+            self.counters["duplicates"] += 1
+            return False
+        self._written[key] = None
+        if len(self._written) > self.REMEMBER:
+            self._written.popitem(last=False)
+        return True
+
+    def _catch_up(self, now: float, before: StepState | None = None) -> None:
+        """Ask the engine for what the log misses and hold it to write; give up on what it no longer has.
+
+        ``before``: a state just heard after a gap; what the backlog has from it on comes over the bus."""
+        if not self.gaps.missing or (now < self._next_ask and before is None):
+            return
+        self._next_ask = now + self.ASK_EVERY_S
+        after = self.gaps.after()
+        backlog = backlog_request(self.ctx, self.endpoints, after, 1.0, src=self.name)
+        if backlog is None:
+            return  # the engine is busy or gone: asked again at its next heartbeat
+        self.gaps.engine_at(backlog.latest_seq if before is None else min(backlog.latest_seq, before.seq))
+        got = 0
+        stop = encode(before) if before is not None else None
+        for payload in backlog.messages:
+            if payload == stop:
+                break
+            try:
+                msg = decode(payload)
+            except MalformedMessage as exc:
+                self.log("warning", f"a message in the engine's backlog could not be read ({exc}); skipped")
+                continue
+            if not self._first_time(msg):
+                continue
+            if isinstance(msg, StepState):
+                self.gaps.heard(msg.seq)
+                got += 1
+            self._pending.append(msg)
+        self.counters["recovered"] += got
+        lost, earlier = self.gaps.give_up(backlog.latest_seq if before is None else before.seq)
+        if got:
+            self.log("info", f"event log: {got} step states it missed (after #{after}) written from the "
+                     "engine's backlog")
+        if lost:
+            self.counters["lost"] += len(lost)
+            self.log("warning", f"event log: step states {_ranges(lost)} are missing and the engine no longer "
+                     f"keeps them (it keeps #{backlog.oldest_seq} on)")
+        if earlier:
+            self.log("info", f"event log: step states {_ranges(earlier)} were sent before this log began")
 
     def on_tick(self, now: float) -> None:
         if now >= self._next_flush:
             self._flush()
             self._next_flush = now + self.FLUSH_S
+            # in the heartbeat: every engine state up to this one is in the file (the engine may forget them)
+            self.counters["logged_seq"] = (min(self._written_seq, min(self.gaps.missing) - 1) if self.gaps.missing
+                                           else self._written_seq)
         if now >= self._next_purge:
             self._purge(now)
 
@@ -76,6 +167,8 @@ class StoreNode(Node):
         except (sqlite3.OperationalError, OSError) as exc:  # a full disk, a locked or read-only file
             self._cannot_write(exc)
             return
+        self._written_seq = next((m.seq for m in reversed(self._pending) if isinstance(m, StepState)
+                                  and m.src == ENGINE), self._written_seq)
         self.counters["stored"] = self.counters.get("stored", 0) + stored
         self._pending.clear()
         if self._blocked:
@@ -104,3 +197,14 @@ class StoreNode(Node):
     def on_stop(self, now: float) -> None:
         self._flush()
         self.store.close()
+
+
+def _ranges(seqs: list[int]) -> str:
+    """#3-#7, #9 for [3, 4, 5, 6, 7, 9]."""
+    out: list[tuple[int, int]] = []
+    for s in seqs:
+        if out and out[-1][1] == s - 1:
+            out[-1] = (out[-1][0], s)
+        else:
+            out.append((s, s))
+    return ", ".join(f"#{a}" if a == b else f"#{a}-#{b}" for a, b in out)
