@@ -104,6 +104,28 @@ class BusEndpoints:
         return endpoint
 
 
+def busy(endpoints: dict[str, str]) -> list[str]:
+    """Which of these (what it is -> connect endpoint) cannot be bound on this PC now: another
+    program, or another cell with the same ports, listens there. Only tcp endpoints are checked."""
+    import socket
+
+    out = []
+    for what, endpoint in endpoints.items():
+        bound = BusEndpoints.bind_form(endpoint)
+        if not bound.startswith("tcp://"):
+            continue
+        host, _, port = bound[len("tcp://"):].rpartition(":")
+        probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as ZeroMQ binds: TIME_WAIT is not busy
+        try:
+            probe.bind(("" if host in ("*", "0.0.0.0") else host.strip("[]"), int(port)))
+        except OSError as exc:
+            out.append(f"{what} ({endpoint}): {exc.strerror or exc}")
+        finally:
+            probe.close()
+    return out
+
+
 # --------------------------------------------------------------------------- proxy
 
 

@@ -213,6 +213,25 @@ def node_specs(config: Path, names: list[str], operator, state_dir: Path, frames
 STOP_WAVES = {"store": 1, "bus": 2}
 
 
+def _ports_free_or_exit(cfg, names: list[str]) -> None:
+    """The ports this cell binds are free: a second cell with the same bus.base_port would otherwise
+    join the first one's bus (and its own bus node restart in a loop)."""
+    from cell.bus import busy
+    from cell.nodes import endpoints
+
+    ep = endpoints(cfg)
+    wanted = {f"bus.base_port + 0 (bus, publishers' side)": ep.pub, f"bus.base_port + 1 (bus, subscribers' side)": ep.sub,
+              "bus.base_port + 3 (engine commands)": ep.engine}
+    if "robot" in names:
+        wanted["bus.base_port + 2 (cobot commands)"] = ep.command
+    taken = busy(wanted)
+    if taken:
+        typer.echo(f"{cfg.source or 'the cell file'}: bus.base_port {cfg.bus.base_port} on {cfg.bus.host}: "
+                   + "; ".join(taken) + ". Another cell (or a `cell run` still stopping) uses these ports on "
+                   "this PC: stop it, or give each cell its own bus.base_port (4 apart, e.g. "
+                   f"{cfg.bus.base_port + 10})", err=True)
+        raise typer.Exit(2)
+
 
 @app.command()
 def run(config: Path = typer.Argument(..., help="the cell YAML"),
@@ -233,6 +252,7 @@ def run(config: Path = typer.Argument(..., help="the cell YAML"),
     except (NodeUnavailable, bus_security.KeysMissing) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+    _ports_free_or_exit(cfg, names)
     sup = Supervisor(node_specs(config, names, operator, state_dir, frames_dir, speed),
                      log=lambda s: typer.echo(s, err=True), log_dir=state_dir / "logs")
     typer.echo(f"cell {cfg.cell.id}: starting {', '.join(names)} (logs in {state_dir / 'logs'})", err=True)

@@ -299,3 +299,29 @@ def test_cell_demo_runs_with_the_simulated_cobot_or_the_ur_emulator(tmp_path, ro
     if robot == "ur-emulated":
         assert "UR emulator (simulated controller) listening" in text
         assert "on the UR controller emulator (simulated)" in text
+
+
+@pytest.mark.parametrize("which", [0, 3])
+def test_cell_run_refuses_ports_another_cell_already_uses_and_says_which(tmp_path, which):
+    """Two cells with the same bus.base_port on one PC: the second would join the first one's bus and its
+    bus node restart in a loop. `cell run` refuses before starting anything and says what to change."""
+    import socket
+
+    from typer.testing import CliRunner
+
+    from cell.cli import app
+
+    path = demo_config(EXAMPLE, tmp_path, window=False)
+    base = load_config(path).bus.base_port
+    other = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # the other cell's bus (or engine) listening
+    other.bind(("127.0.0.1", base + which))
+    other.listen(1)
+    try:
+        res = CliRunner().invoke(app, ["run", str(path), "--state-dir", str(tmp_path / "state")])
+    finally:
+        other.close()
+    assert res.exit_code == 2, res.output
+    said = " ".join(res.output.split())
+    assert f"bus.base_port {base}" in said and f"bus.base_port + {which}" in said
+    assert "give each cell its own bus.base_port" in said
+    assert not (tmp_path / "state" / "logs").exists()  # nothing was started
