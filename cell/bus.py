@@ -120,7 +120,7 @@ def busy(endpoints: dict[str, str]) -> list[str]:
         try:
             probe.bind(("" if host in ("*", "0.0.0.0") else host.strip("[]"), int(port)))
         except OSError as exc:
-            out.append(f"{what} ({endpoint}): {exc.strerror or exc}")
+            out.append(f"port {port} ({what}): {exc.strerror or exc}")
         finally:
             probe.close()
     return out

@@ -220,13 +220,12 @@ def _ports_free_or_exit(cfg, names: list[str]) -> None:
     from cell.nodes import endpoints
 
     ep = endpoints(cfg)
-    wanted = {f"bus.base_port + 0 (bus, publishers' side)": ep.pub, f"bus.base_port + 1 (bus, subscribers' side)": ep.sub,
-              "bus.base_port + 3 (engine commands)": ep.engine}
+    wanted = {"bus, publishers' side": ep.pub, "bus, subscribers' side": ep.sub, "engine commands": ep.engine}
     if "robot" in names:
-        wanted["bus.base_port + 2 (cobot commands)"] = ep.command
+        wanted["cobot commands"] = ep.command
     taken = busy(wanted)
     if taken:
-        typer.echo(f"{cfg.source or 'the cell file'}: bus.base_port {cfg.bus.base_port} on {cfg.bus.host}: "
+        typer.echo(f"{cfg.source or 'the cell file'}: bus.base_port {cfg.bus.base_port}: in use on {cfg.bus.host}: "
                    + "; ".join(taken) + ". Another cell (or a `cell run` still stopping) uses these ports on "
                    "this PC: stop it, or give each cell its own bus.base_port (4 apart, e.g. "
                    f"{cfg.bus.base_port + 10})", err=True)

@@ -322,6 +322,6 @@ def test_cell_run_refuses_ports_another_cell_already_uses_and_says_which(tmp_pat
         other.close()
     assert res.exit_code == 2, res.output
     said = " ".join(res.output.split())
-    assert f"bus.base_port {base}" in said and f"bus.base_port + {which}" in said
+    assert f"bus.base_port {base}" in said and f"port {base + which} (" in said
     assert "give each cell its own bus.base_port" in said
     assert not (tmp_path / "state" / "logs").exists()  # nothing was started
