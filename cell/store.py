@@ -213,18 +213,25 @@ class Gaps:
     it sent. A state the log did not get (the store was down, restarting, or not subscribed yet)
     shows as a gap; the store then asks the engine for its backlog (``EngineCommand backlog``).
     What the engine no longer keeps is given up: counted as lost, or, in a log that had no step
-    state before, as published before this log began (not a loss of this log).
+    state before, as published before this log began (not a loss of this log). At most ``limit``
+    states are waited for at once (what the engine can keep); older ones in a wider gap are given
+    up at once (a new log beside an engine that has run for a year does not hold millions).
     """
 
-    def __init__(self, last_seq: int | None):
+    def __init__(self, last_seq: int | None, limit: int = 20_000):
         self.last = last_seq              # the newest seq the log has (or holds to write)
+        self.limit = limit
         self.missing: set[int] = set()
+        self.beyond: list[tuple[int, int]] = []  # ranges given up without asking (wider than ``limit``)
         self.fresh = last_seq is None      # an empty log: what came before it is not missing from it
         self.restarts = 0                  # the engine's count started over (a fresh engine state)
 
     def _open(self, upto: int) -> None:
         """Everything after ``last`` up to ``upto`` not had is missing."""
         start = 1 if self.last is None else self.last + 1
+        if upto - start + 1 > self.limit:
+            self.beyond.append((start, upto - self.limit))
+            start = upto - self.limit + 1
         self.missing.update(range(start, upto + 1))
 
     def engine_at(self, published: int) -> None:
@@ -254,12 +261,30 @@ class Gaps:
         """Ask the engine for what it published after this seq."""
         return min(self.missing) - 1
 
-    def give_up(self, latest: int) -> tuple[list[int], list[int]]:
+    def give_up(self, latest: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """After a backlog (everything the engine keeps after ``after()``, already ``heard``): the
         states still missing up to ``latest``, the engine's last state sent, are not kept any more.
-        Returns them as (lost, published before this log began). Later ones stay missing (not sent
-        yet when the engine answered)."""
+        Returns them as ranges (first, last): (lost, published before this log began). Later ones
+        stay missing (not sent yet when the engine answered)."""
         gone = sorted(s for s in self.missing if s <= latest)
         self.missing.difference_update(gone)
+        ranges: list[tuple[int, int]] = []
+        for a, b in sorted(self.beyond + _as_ranges(gone)):
+            if ranges and ranges[-1][1] == a - 1:
+                ranges[-1] = (ranges[-1][0], b)
+            else:
+                ranges.append((a, b))
+        self.beyond = []
         fresh, self.fresh = self.fresh, False
-        return ([], gone) if fresh else (gone, [])
+        return ([], ranges) if fresh else (ranges, [])
+
+
+def _as_ranges(seqs: list[int]) -> list[tuple[int, int]]:
+    """[(3, 7), (9, 9)] for [3, 4, 5, 6, 7, 9] (sorted)."""
+    out: list[tuple[int, int]] = []
+    for s in seqs:
+        if out and out[-1][1] == s - 1:
+            out[-1] = (out[-1][0], s)
+        else:
+            out.append((s, s))
+    return out

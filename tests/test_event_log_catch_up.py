@@ -52,7 +52,7 @@ def test_a_state_after_a_gap_opens_the_gap_and_the_backlog_closes_it():
     assert g.missing == {11, 12, 13} and g.after() == 10
     g.heard(12)
     g.heard(13)
-    assert g.give_up(latest=14) == ([11], [])   # 11 not in the backlog: lost from this log
+    assert g.give_up(latest=14) == ([(11, 11)], [])   # 11 not in the backlog: lost from this log
     assert g.missing == set()
 
 
@@ -68,16 +68,26 @@ def test_states_not_yet_sent_when_the_engine_answered_stay_missing():
     g = Gaps(5)
     g.engine_at(9)
     g.heard(6)
-    assert g.give_up(latest=7) == ([7], [])     # 8 and 9 were not sent yet when it answered
+    assert g.give_up(latest=7) == ([(7, 7)], [])     # 8 and 9 were not sent yet when it answered
     assert g.missing == {8, 9}
 
 
 def test_what_an_engine_sent_before_an_empty_log_began_is_not_a_loss_of_the_log():
     g = Gaps(None)
     g.engine_at(500)         # a resumed engine; this log is new
-    assert g.give_up(latest=500) == ([], list(range(1, 501)))
+    assert g.give_up(latest=500) == ([], [(1, 500)])
     g.engine_at(503)
-    assert g.give_up(latest=503) == ([501, 502, 503], [])   # from now on a gap is a loss
+    assert g.give_up(latest=503) == ([(501, 503)], [])   # from now on a gap is a loss
+
+
+def test_a_gap_wider_than_the_engine_can_keep_waits_only_for_what_it_may_still_have():
+    g = Gaps(None, limit=100)
+    g.engine_at(8_000_000)   # a new log beside an engine that has run for a year
+    assert len(g.missing) == 100 and g.after() == 7_999_900
+    assert g.give_up(latest=8_000_000) == ([], [(1, 8_000_000)])
+    g = Gaps(10, limit=100)
+    g.heard(1_000)
+    assert g.give_up(latest=999) == ([(11, 999)], [])
 
 
 def test_an_engine_that_started_over_is_followed_without_claiming_a_gap():

@@ -134,7 +134,7 @@ class StoreNode(Node):
             self.log("info", f"event log: {got} step states it missed (after #{after}) written from the "
                      "engine's backlog")
         if lost:
-            self.counters["lost"] += len(lost)
+            self.counters["lost"] += _count(lost)
             self.log("warning", f"event log: step states {_ranges(lost)} are missing and the engine no longer "
                      f"keeps them (it keeps #{backlog.oldest_seq} on)")
         if earlier:
@@ -199,12 +199,11 @@ class StoreNode(Node):
         self.store.close()
 
 
-def _ranges(seqs: list[int]) -> str:
-    """#3-#7, #9 for [3, 4, 5, 6, 7, 9]."""
-    out: list[tuple[int, int]] = []
-    for s in seqs:
-        if out and out[-1][1] == s - 1:
-            out[-1] = (out[-1][0], s)
-        else:
-            out.append((s, s))
-    return ", ".join(f"#{a}" if a == b else f"#{a}-#{b}" for a, b in out)
+
+def _ranges(ranges: list[tuple[int, int]]) -> str:
+    """'#3-#7, #9' for [(3, 7), (9, 9)]."""
+    return ", ".join(f"#{a}" if a == b else f"#{a}-#{b}" for a, b in ranges)
+
+
+def _count(ranges: list[tuple[int, int]]) -> int:
+    return sum(b - a + 1 for a, b in ranges)
