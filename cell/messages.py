@@ -304,8 +304,9 @@ class Backlog(Message, frozen=True, kw_only=True):
     """The engine's answer to ``backlog``: what it published after the StepState ``after_seq``.
 
     ``messages`` are the encoded messages (step states, allocations, robot commands, profile
-    changes) in the order they went out. The engine keeps its recent output in memory, from the
-    StepState ``oldest_seq`` on (0: nothing kept); what is older than that cannot be had again.
+    changes) in the order they went out. The engine keeps its recent output (in memory, and what
+    the event log has not confirmed also in its saved state) from the StepState ``oldest_seq`` on
+    (0: nothing kept); what is older than that cannot be had again.
     """
 
     TOPIC: ClassVar[str] = "engine.backlog"

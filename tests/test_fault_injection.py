@@ -16,8 +16,8 @@ protective stop and the operator's limits, the simulated operator after a silent
 states published while the store is down or before its subscription is up. All are fixed and
 stay here as regression tests.
 
-``.ci/run`` runs these with everything else (they are marked slow, not skipped). About two and
-a half minutes on two cores.
+``.ci/run`` runs these with everything else (they are marked slow, not skipped). About three
+minutes on two cores (kill-each-node runs twice, the second time with CURVE on).
 """
 
 from __future__ import annotations
