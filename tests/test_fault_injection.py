@@ -69,6 +69,26 @@ def node_names(cell: CellProcess) -> list[str]:
     return nodes_for(cell.cfg)
 
 
+def at_work(cell: CellProcess) -> list[str]:
+    """Every node heartbeating and a first step done; the cell's node names."""
+    names = node_names(cell)
+    cell.wait_up(names)
+    cell.wait_progress(60)
+    return names
+
+
+def assert_nothing_lost(cell: CellProcess, windows: dict[str, tuple[float, float]] | None = None, *,
+                        logged: list[dict] | None = None) -> tuple[list[int], dict[str, list[int]]]:
+    """Every StepState seq the engine published (1 to the last the tap saw) is in the event log
+    (``logged``: its StepState rows, when read earlier). Returns the log's seqs (in order, repeats
+    kept) and the gaps by when (all empty; see account_log)."""
+    log_seqs = [s["seq"] for s in (logged if logged is not None else cell.logged("StepState"))]
+    lost = account_log(cell, log_seqs, windows)
+    assert not any(lost.values()), (lost, {n: (round(a - cell.t0, 2), round(b - cell.t0, 2))
+                                           for n, (a, b) in (windows or {}).items()})
+    return log_seqs, lost
+
+
 def assert_memory_bounded(before: dict[str, int], after: dict[str, int]) -> str:
     """Every node's RSS after is within RSS_FACTOR x before + RSS_MARGIN; returns 'max N MB (node)'."""
     for name, kb in after.items():
@@ -152,10 +172,8 @@ def test_kill_each_node_in_turn_during_a_work_order(tmp_path, fault_report, curv
         cell = CellProcess(write_cell(tmp_path, devices=devices, curve=curve), tmp_path)
         outages: dict[str, tuple[float, float]] = {}
         with cell:
-            names = node_names(cell)
+            names = at_work(cell)
             assert set(KILL_ORDER) == set(names), names  # every node the cell runs is killed once
-            cell.wait_up(names)
-            cell.wait_progress(60)
             rss_before = cell.rss()
             rss_max: dict[str, int] = dict(rss_before)
             robot_note = ""
@@ -217,14 +235,11 @@ def test_kill_each_node_in_turn_during_a_work_order(tmp_path, fault_report, curv
     assert all(s.pause_reason for s in paused)
     # nothing lost: every StepState seq the engine published is in the event log, those published
     # while the store or the bus itself was down too (from the engine's backlog)
-    log_seqs = [s["seq"] for s in cell.logged("StepState")]
     # the store writes in batches every FLUSH_S: what it had received but not yet written died with it
     # and came back from the backlog
-    lost = account_log(cell, log_seqs, {
+    log_seqs, lost = assert_nothing_lost(cell, {
         "store": (outages["store"][0] - StoreNode.FLUSH_S - 0.1, outages["store"][1] + 1.0),
         "bus": (outages["bus"][0], outages["bus"][1] + 1.0)})
-    assert not any(lost.values()), (lost, {n: (round(a - t_start, 2), round(b - t_start, 2))
-                                           for n, (a, b) in outages.items()})
     on_bus = {st.seq for _, st in tap_states}
     top = max(on_bus)
     duplicates = len(log_seqs) - len(set(log_seqs))
@@ -252,9 +267,7 @@ def test_camera_dropped_falls_back_to_confirmation_by_hand_and_comes_back(tmp_pa
     with emulated_devices(tmp_path, ["box", "andon"]) as (devices, emus):
         cell = CellProcess(write_cell(tmp_path, devices=devices), tmp_path)
         with cell:
-            names = node_names(cell)
-            cell.wait_up(names)
-            cell.wait_progress(60)
+            names = at_work(cell)
             rss_before = cell.rss()
             camera = cell.node_pids()["sim-operator"]
             mark = cell.tap.mark()
@@ -296,14 +309,12 @@ def test_camera_dropped_falls_back_to_confirmation_by_hand_and_comes_back(tmp_pa
     tap_states = [st for _, st in cell.published]
     assert cell.restarts_said() == {}  # frozen is not dead: nothing restarted
     assert camera in cell.started_pids()
-    log_seqs = {s["seq"] for s in cell.logged("StepState")}
-    lost = account_log(cell, log_seqs)
-    assert not any(lost.values()), lost
+    log_seqs, lost = assert_nothing_lost(cell)
     fault_report.add(
         f"fault camera-dropped: camera fault '{camera_fault.text}' within {lost_after:.1f} s, manual mode in "
         f"{sum(1 for s in tap_states if s.manual)} step states, {by_hand} steps confirmed by the button box, "
         f"camera back '{back.text}', restarts 0; step states on the bus {len({s.seq for s in tap_states})}, "
-        f"in the log {len(log_seqs)}, {gaps_said(lost)}; {mem}, {time.monotonic() - t_start:.0f} s")
+        f"in the log {len(set(log_seqs))}, {gaps_said(lost)}; {mem}, {time.monotonic() - t_start:.0f} s")
 
 
 # =========================================================================== serial devices unplugged
@@ -318,9 +329,7 @@ def test_each_serial_device_unplugged_and_plugged_back(tmp_path, fault_report):
     with emulated_devices(tmp_path) as (devices, emus):
         cell = CellProcess(write_cell(tmp_path, devices=devices), tmp_path)
         with cell:
-            names = node_names(cell)
-            cell.wait_up(names)
-            cell.wait_progress(60)
+            names = at_work(cell)
             rss_before = cell.rss()
             node_pid = cell.node_pids()["devices"]
             assert wait_until(lambda: any(line.startswith("SET ") for line in emus["andon"].device.received), 10)
@@ -355,9 +364,7 @@ def test_each_serial_device_unplugged_and_plugged_back(tmp_path, fault_report):
     assert cell.restarts_said() == {}
     # a lost device never pauses the work
     assert not any(s.paused for s in tap_states), [s.pause_reason for s in tap_states if s.paused]
-    log_seqs = {s["seq"] for s in cell.logged("StepState")}
-    lost = account_log(cell, log_seqs)
-    assert not any(lost.values()), lost
+    log_seqs, lost = assert_nothing_lost(cell)
     logged_device_faults = [f for f in cell.logged("Fault") if f["component"] == "device"]
     assert len(logged_device_faults) == len(lost_faults) + len(cleared_faults)
     fault_report.add(
@@ -365,7 +372,7 @@ def test_each_serial_device_unplugged_and_plugged_back(tmp_path, fault_report):
         f"and replugged in turn; device faults raised {len(lost_faults)} (all warnings), cleared "
         f"{len(cleared_faults)}, in the log {len(logged_device_faults)}; devices node restarts 0, pauses 0; "
         f"{done_steps(tap_states)} steps done; step states on the bus {len({s.seq for s in tap_states})}, in the "
-        f"log {len(log_seqs)}, {gaps_said(lost)}; {mem}, {time.monotonic() - t_start:.0f} s")
+        f"log {len(set(log_seqs))}, {gaps_said(lost)}; {mem}, {time.monotonic() - t_start:.0f} s")
 
 
 # =========================================================================== the bus flooded
@@ -414,9 +421,7 @@ def test_bus_flooded_at_ten_times_the_normal_rate(tmp_path, fault_report):
     cell = CellProcess(write_cell(tmp_path), tmp_path)
     garbage_topics = ["step.state", "pose.frame", "heartbeat.engine", "task.event", "device.event", "robot.status"]
     with cell:
-        names = node_names(cell)
-        cell.wait_up(names)
-        cell.wait_progress(60)
+        names = at_work(cell)
         # the normal rate, measured on the tap
         n0, t0 = sum(cell.tap.counts.values()), time.monotonic()
         time.sleep(5.0)
@@ -465,10 +470,8 @@ def test_bus_flooded_at_ten_times_the_normal_rate(tmp_path, fault_report):
         cell.wait_up(names, 10)
     assert cell.restarts_said() == {}
     counts = cell.logged_counts()
-    log_seqs = {s["seq"] for s in cell.logged("StepState")}
     tap_states = [st for _, st in cell.published]
-    lost = account_log(cell, log_seqs)
-    assert not any(lost.values()), lost
+    log_seqs, lost = assert_nothing_lost(cell)
     # the valid flood went into the event log whole: nothing dropped on the way
     flood_rows = [e for e in cell.logged("DeviceEvent") if e["device"] == "flood-noise"]
     flood_logs = [e for e in cell.logged("LogRecord") if e["src"] == "flood"]
@@ -483,7 +486,7 @@ def test_bus_flooded_at_ten_times_the_normal_rate(tmp_path, fault_report):
         f"{', '.join(f'{n} {v}' for n, v in expected.items())}; all nodes kept heartbeating, restarts 0; "
         f"{done_steps(during)} steps done during the flood; flood events in the log {len(flood_rows)}/"
         f"{result['device']}, log lines {len(flood_logs)}/{result['log']}; step states on the bus "
-        f"{len({s.seq for s in tap_states})}, in the log {len(log_seqs)}, {gaps_said(lost)}; {len(counts)} event types "
+        f"{len({s.seq for s in tap_states})}, in the log {len(set(log_seqs))}, {gaps_said(lost)}; {len(counts)} event types "
         f"logged; {mem} (peak during the flood), {time.monotonic() - t_start:.0f} s")
 
 
@@ -536,9 +539,7 @@ def test_disk_full_under_the_store_and_the_engine_state_is_said_and_nothing_is_l
         cell = CellProcess(write_cell(tmp_path, store_path=disk.path / "events.sqlite"), tmp_path,
                            state_dir=disk.path / "state")
         with cell:
-            names = node_names(cell)
-            cell.wait_up(names)
-            cell.wait_progress(60)
+            names = at_work(cell)
             rss_before = cell.rss()
             pids = cell.node_pids()
             mark = cell.tap.mark()
@@ -593,9 +594,7 @@ def test_disk_full_under_the_store_and_the_engine_state_is_said_and_nothing_is_l
     assert full_beats["store"].counters.get("lost", 0) == 0
     # nothing lost: every step state published is in the log, once
     tap_states = [st for _, st in cell.published]
-    log_seqs = [st["seq"] for st in logged]
-    lost = account_log(cell, log_seqs)
-    assert not any(lost.values()), lost
+    log_seqs, lost = assert_nothing_lost(cell, logged=logged)
     assert len(log_seqs) == len(set(log_seqs))
     fault_report.add(
         f"fault disk-full ({disk.describe()}): full for {full_s:.0f} s; store: Fault '{store_fault.text[:60]}...', "
@@ -709,9 +708,7 @@ def test_protective_stop_on_the_emulated_ur_pauses_or_hands_the_step_back_and_re
             cell.wait_up(names, 10)
     assert cell.restarts_said() == {}
     tap_states = [st for _, st in cell.published]
-    log_seqs = {s["seq"] for s in cell.logged("StepState")}
-    lost = account_log(cell, log_seqs)
-    assert not any(lost.values()), lost
+    log_seqs, lost = assert_nothing_lost(cell)
     commands = cell.logged("RobotCommand")
     statuses = cell.logged("RobotStatus")
     assert all(s["simulated"] for s in statuses)
@@ -722,7 +719,7 @@ def test_protective_stop_on_the_emulated_ur_pauses_or_hands_the_step_back_and_re
         f"({rerun.run_id}), done by the cobot; 2: unload_lamp handed back to the "
         f"operator ('{back.reason}') and done by them, no pause; robot commands in the log {len(commands)} "
         f"({', '.join(sorted({c['action'] for c in commands}))}), robot status rows {len(statuses)}; restarts 0; "
-        f"step states on the bus {len({s.seq for s in tap_states})}, in the log {len(log_seqs)}, {gaps_said(lost)}; "
+        f"step states on the bus {len({s.seq for s in tap_states})}, in the log {len(set(log_seqs))}, {gaps_said(lost)}; "
         f"{mem}, {time.monotonic() - t_start:.0f} s")
 
 
