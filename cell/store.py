@@ -268,23 +268,18 @@ class Gaps:
         stay missing (not sent yet when the engine answered)."""
         gone = sorted(s for s in self.missing if s <= latest)
         self.missing.difference_update(gone)
-        ranges: list[tuple[int, int]] = []
-        for a, b in sorted(self.beyond + _as_ranges(gone)):
-            if ranges and ranges[-1][1] == a - 1:
-                ranges[-1] = (ranges[-1][0], b)
-            else:
-                ranges.append((a, b))
+        ranges = _merged(self.beyond + [(q, q) for q in gone])
         self.beyond = []
         fresh, self.fresh = self.fresh, False
         return ([], ranges) if fresh else (ranges, [])
 
 
-def _as_ranges(seqs: list[int]) -> list[tuple[int, int]]:
-    """[(3, 7), (9, 9)] for [3, 4, 5, 6, 7, 9] (sorted)."""
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Ranges (first, last) sorted, adjacent ones joined: [(3, 7), (9, 9)] for [(5, 7), (3, 4), (9, 9)]."""
     out: list[tuple[int, int]] = []
-    for s in seqs:
-        if out and out[-1][1] == s - 1:
-            out[-1] = (out[-1][0], s)
+    for a, b in sorted(ranges):
+        if out and out[-1][1] == a - 1:
+            out[-1] = (out[-1][0], b)
         else:
-            out.append((s, s))
+            out.append((a, b))
     return out

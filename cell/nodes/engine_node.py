@@ -48,9 +48,8 @@ class Journal:
         """Take back what a previous run saved (``unlogged``)."""
         for payload in saved:
             self.add(decode(payload), payload)
-        if saved:
-            first = next((seq for seq, _ in self.entries if seq is not None), None)
-            self.logged = first - 1 if first is not None else self.logged
+        if saved and self.oldest():
+            self.logged = self.oldest() - 1
 
     def unlogged(self) -> list[bytes]:
         """What to save with the state: after the last state the event log confirmed."""
